@@ -1,0 +1,62 @@
+"""The `hf-tinybert` command: one subcommand per stage, each a thin layer over the Python API.
+
+Each subcommand lives in its own module under `hf_tinybert.cli` with a `main(argv) -> int` function and
+a module docstring whose first line is its one-line help. Modules are imported only when their
+subcommand runs, so `hf-tinybert --help` stays fast and optional extras stay optional.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> module (in the order of TinyBERT's recipe)
+COMMANDS: dict[str, str] = {
+    "convert": "hf_tinybert.cli.convert",
+}
+
+
+def _summary(module_name: str) -> str:
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return ""
+    import ast
+
+    with open(spec.origin, encoding="utf-8") as f:
+        doc = ast.get_docstring(ast.parse(f.read())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: hf-tinybert <command> [options]",
+        "",
+        "Distil BERT-family teachers into TinyBERT students. Commands:",
+        "",
+    ]
+    lines += [f"  {name.ljust(width)}  {_summary(module)}" for name, module in COMMANDS.items()]
+    lines += ["", "Run `hf-tinybert <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from hf_tinybert import __version__
+
+        print(f"hf-tinybert {__version__}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"hf-tinybert: unknown command {command!r}; valid commands are: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

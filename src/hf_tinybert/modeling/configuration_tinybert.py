@@ -1,0 +1,71 @@
+"""Configuration of TinyBERT students.
+
+This file is copied next to saved students by ``save_pretrained`` so that they load with
+``trust_remote_code=True`` on machines without ``hf_tinybert``: it must only import from
+``transformers``/``huggingface_hub`` and use relative imports for anything of ours.
+"""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import BertConfig
+
+# The paper's two student shapes (Jiao et al., 2020, section 4.1).
+TINYBERT_PRESETS: dict[str, dict[str, int]] = {
+    "tinybert-4l-312d": {
+        "num_hidden_layers": 4,
+        "hidden_size": 312,
+        "intermediate_size": 1200,
+        "num_attention_heads": 12,
+    },
+    "tinybert-6l-768d": {
+        "num_hidden_layers": 6,
+        "hidden_size": 768,
+        "intermediate_size": 3072,
+        "num_attention_heads": 12,
+    },
+}
+
+
+@strict
+class TinyBertConfig(BertConfig):
+    r"""Configuration of a TinyBERT student: a BERT encoder plus what distillation needs to know.
+
+    Every [`BertConfig`] field is accepted with the same meaning. Extra fields:
+
+    Args:
+        fit_size (`int`, defaults to 768):
+            Hidden size of the teacher the student is distilled from. The distillation trainer maps the
+            student's embeddings and hidden states to this size with learnable projections (W_e, W_h in
+            the paper) when it differs from `hidden_size`. The projections are not part of the model.
+
+    Examples:
+
+    ```python
+    >>> from hf_tinybert import TinyBertConfig, TinyBertModel
+    >>> config = TinyBertConfig.from_preset("tinybert-4l-312d", fit_size=384)
+    >>> model = TinyBertModel(config)
+    ```
+    """
+
+    model_type = "tinybert"
+
+    fit_size: int = 768
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> TinyBertConfig:
+        """Build the config of one of the paper's student shapes; any field can be overridden.
+
+        Args:
+            name: one of `TINYBERT_PRESETS` (`"tinybert-4l-312d"`, `"tinybert-6l-768d"`).
+            **overrides: config fields that replace the preset's values (`vocab_size`, `num_labels`, ...).
+
+        Raises:
+            ValueError: if `name` is not a known preset.
+        """
+        if name not in TINYBERT_PRESETS:
+            raise ValueError(f"Unknown TinyBERT preset {name!r}; valid presets are: {', '.join(sorted(TINYBERT_PRESETS))}")
+        return cls(**{**TINYBERT_PRESETS[name], **overrides})
+
+
+__all__ = ["TINYBERT_PRESETS", "TinyBertConfig"]
