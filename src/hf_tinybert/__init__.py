@@ -5,6 +5,7 @@ classes, so `AutoConfig` / `AutoModel*.from_pretrained` work on TinyBERT student
 """
 
 from .auto_registration import register_auto_classes
+from .distill import DistillationArguments, DistillationTrainer
 from .modeling import (
     TINYBERT_PRESETS,
     TinyBertConfig,
@@ -21,6 +22,8 @@ __version__ = "0.1.0"
 register_auto_classes()
 
 __all__ = [
+    "DistillationArguments",
+    "DistillationTrainer",
     "TINYBERT_PRESETS",
     "TinyBertConfig",
     "TinyBertForMaskedLM",

@@ -1,0 +1,19 @@
+"""TinyBERT distillation: arguments, layer mapping, activation capture, losses and the trainer."""
+
+from .arguments import STAGES, DistillationArguments
+from .capture import CapturedActivations, LayerCapture, find_bert_encoder
+from .mapping import build_layer_map
+from .projections import PROJECTIONS_FILE, HiddenProjections
+from .trainer import DistillationTrainer
+
+__all__ = [
+    "PROJECTIONS_FILE",
+    "STAGES",
+    "CapturedActivations",
+    "DistillationArguments",
+    "DistillationTrainer",
+    "HiddenProjections",
+    "LayerCapture",
+    "build_layer_map",
+    "find_bert_encoder",
+]
