@@ -25,7 +25,13 @@ WORDS = (
     "question answer what who where when why how city river year world team game play player won lost"
 ).split()
 PIECES = ["##s", "##ing", "##ed", "##ly", "##er", "##est", "##ness", "un", "re", "##able"]
-TINY_VOCAB = SPECIAL_TOKENS + WORDS + PIECES + list("abcdefghijklmnopqrstuvwxyz.,!?'") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+TINY_VOCAB = (
+    SPECIAL_TOKENS
+    + WORDS
+    + PIECES
+    + list("abcdefghijklmnopqrstuvwxyz.,!?'")
+    + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+)
 
 
 def write_vocab(path) -> str:
@@ -40,7 +46,8 @@ def tiny_tokenizer_dir(tmp_path_factory):
     """A folder with a BERT word-piece tokenizer over a ~200-token vocabulary (saved with save_pretrained)."""
     folder = tmp_path_factory.mktemp("tiny_tokenizer")
     vocab = write_vocab(folder / "vocab.txt")
-    tok = BertTokenizerFast(vocab_file=vocab, do_lower_case=True, model_max_length=128)
+    # transformers 5 ignores `vocab_file=` here (the tokenizer would only know the 5 special tokens): pass `vocab=`
+    tok = BertTokenizerFast(vocab=vocab, do_lower_case=True, model_max_length=128)
     tok.save_pretrained(folder)
     return folder
 

@@ -420,7 +420,8 @@ def test_vocabulary_and_tokenizer_mismatch(tmp_path, tiny_tokenizer_dir):
     tokenizer = BertTokenizerFast.from_pretrained(tiny_tokenizer_dir)
     other_vocab = tmp_path / "vocab.txt"
     other_vocab.write_text("\n".join(TINY_VOCAB[:-1] + ["zzz"]) + "\n")
-    other = BertTokenizerFast(vocab_file=str(other_vocab))
+    other = BertTokenizerFast(vocab=str(other_vocab))
+    assert len(other) == len(tokenizer) == len(TINY_VOCAB)
     with pytest.raises(ValueError, match="tokenizers differ"):
         DistillationTrainer(
             student,
