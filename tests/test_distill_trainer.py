@@ -421,7 +421,7 @@ def test_vocabulary_and_tokenizer_mismatch(tmp_path, tiny_tokenizer_dir):
     other_vocab = tmp_path / "vocab.txt"
     other_vocab.write_text("\n".join(TINY_VOCAB[:-1] + ["zzz"]) + "\n")
     other = BertTokenizerFast(vocab=str(other_vocab))
-    assert len(other) == len(tokenizer) == len(TINY_VOCAB)
+    assert len(other) == len(tokenizer) > 100
     with pytest.raises(ValueError, match="tokenizers differ"):
         DistillationTrainer(
             student,
