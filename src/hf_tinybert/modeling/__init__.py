@@ -1,6 +1,18 @@
 """TinyBERT configuration, models and checkpoint conversion."""
 
 from .configuration_tinybert import TINYBERT_PRESETS, TinyBertConfig
+from .convert import (
+    DISTILL_PROJECTIONS_FILE,
+    as_plain_bert,
+    convert_original_checkpoint,
+    init_student_from_teacher,
+    load_distill_projections,
+    load_original_checkpoint,
+    save_distill_projections,
+    save_student,
+    select_teacher_layers,
+    to_plain_bert,
+)
 from .modeling_tinybert import (
     TinyBertForMaskedLM,
     TinyBertForQuestionAnswering,
@@ -11,6 +23,7 @@ from .modeling_tinybert import (
 )
 
 __all__ = [
+    "DISTILL_PROJECTIONS_FILE",
     "TINYBERT_PRESETS",
     "TinyBertConfig",
     "TinyBertForMaskedLM",
@@ -19,4 +32,13 @@ __all__ = [
     "TinyBertForTokenClassification",
     "TinyBertModel",
     "TinyBertPreTrainedModel",
+    "as_plain_bert",
+    "convert_original_checkpoint",
+    "init_student_from_teacher",
+    "load_distill_projections",
+    "load_original_checkpoint",
+    "save_distill_projections",
+    "save_student",
+    "select_teacher_layers",
+    "to_plain_bert",
 ]

@@ -5,8 +5,8 @@ This file is copied next to saved students by ``save_pretrained`` so that they l
 ``transformers``/``huggingface_hub`` and use relative imports for anything of ours.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: `@strict` validates field types only when the
+# annotations are real types, not strings (with the future import `fit_size="abc"` was accepted).
 from huggingface_hub.dataclasses import strict
 from transformers import BertConfig
 
@@ -53,7 +53,7 @@ class TinyBertConfig(BertConfig):
     fit_size: int = 768
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> TinyBertConfig:
+    def from_preset(cls, name: str, **overrides) -> "TinyBertConfig":
         """Build the config of one of the paper's student shapes; any field can be overridden.
 
         Args:
@@ -64,7 +64,9 @@ class TinyBertConfig(BertConfig):
             ValueError: if `name` is not a known preset.
         """
         if name not in TINYBERT_PRESETS:
-            raise ValueError(f"Unknown TinyBERT preset {name!r}; valid presets are: {', '.join(sorted(TINYBERT_PRESETS))}")
+            raise ValueError(
+                f"Unknown TinyBERT preset {name!r}; valid presets are: {', '.join(sorted(TINYBERT_PRESETS))}"
+            )
         return cls(**{**TINYBERT_PRESETS[name], **overrides})
 
 
