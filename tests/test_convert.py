@@ -564,14 +564,14 @@ def test_to_plain_bert_refuses_a_non_empty_folder(tmp_path, seeded):
 @pytest.mark.parametrize(
     ("strategy", "teacher_layers", "num_layers", "expected"),
     [
-        ("uniform", 12, 4, [2, 5, 8, 11]),  # the paper's g(m) = 3m, 1-based 3, 6, 9, 12
-        ("uniform", 12, 6, [1, 3, 5, 7, 9, 11]),
-        ("uniform", 6, 4, [0, 2, 3, 5]),
-        ("uniform", 4, 4, [0, 1, 2, 3]),
-        ("first", 12, 3, [0, 1, 2]),
-        ("last", 12, 3, [9, 10, 11]),
-        ([0, 5, 11], 12, None, [0, 5, 11]),
-        ((3, 1), 12, 2, [3, 1]),
+        ("uniform", 12, 4, [3, 6, 9, 12]),  # the paper's g(m) = 3m
+        ("uniform", 12, 6, [2, 4, 6, 8, 10, 12]),
+        ("uniform", 6, 4, [1, 3, 4, 6]),
+        ("uniform", 4, 4, [1, 2, 3, 4]),
+        ("first", 12, 3, [1, 2, 3]),
+        ("last", 12, 3, [10, 11, 12]),
+        ([1, 6, 12], 12, None, [1, 6, 12]),
+        ((4, 2), 12, 2, [4, 2]),
     ],
 )
 def test_select_teacher_layers(strategy, teacher_layers, num_layers, expected):
@@ -584,9 +584,9 @@ def test_select_teacher_layers(strategy, teacher_layers, num_layers, expected):
         ("middle", 2, r"'middle'.*uniform, first, last"),
         ("uniform", None, "needs num_layers"),
         ("first", 5, "between 1 and the teacher's 4 layers"),
-        ([0, 4], None, r"\[4\].*0\.\.3"),
+        ([1, 5], None, r"\[5\] outside 1\.\.4"),
         ([1, 1], None, "repeat"),
-        ([0, 1], 3, "num_layers=3 but 2"),
+        ([1, 2], 3, "num_layers=3 but 2"),
         ([], None, "empty"),
     ],
 )
@@ -602,7 +602,7 @@ def _teacher(bert_cls=BertForSequenceClassification, **overrides):
 
 def test_student_copies_the_chosen_teacher_layers(seeded):
     teacher = _teacher(num_labels=3)
-    student = init_student_from_teacher(teacher, [1, 3])
+    student = init_student_from_teacher(teacher, [2, 4])
 
     assert type(student) is TinyBertForSequenceClassification
     assert student.config.num_hidden_layers == 2
@@ -724,7 +724,7 @@ def test_cli_runs_all_three_conversions(tmp_path, tiny_tokenizer_dir, capsys):
     small = AutoModelForSequenceClassification.from_pretrained(tmp_path / "small")
     assert type(small) is TinyBertForSequenceClassification
     assert small.config.num_hidden_layers == 1
-    assert torch.equal(small.bert.encoder.layer[0].output.dense.weight, bert.bert.encoder.layer[1].output.dense.weight)
+    assert torch.equal(small.bert.encoder.layer[0].output.dense.weight, bert.bert.encoder.layer[0].output.dense.weight)
     assert (tmp_path / "small" / "tokenizer.json").is_file()
 
 
@@ -735,4 +735,4 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
     assert cli_main(["convert", "from-original", str(tmp_path / "orig"), "--output_dir", str(tmp_path / "out")]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert cli_main(["convert", "from-teacher", str(tmp_path / "orig"), "--output_dir", "x", "--layers", "a,b"]) == 2
-    assert "comma-separated layer indices" in capsys.readouterr().err
+    assert "comma-separated teacher layers" in capsys.readouterr().err

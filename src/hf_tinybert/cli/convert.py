@@ -7,8 +7,8 @@ Three conversions, one sub-command each:
       distill_projections.safetensors (its fit_dense projections) beside it
   hf-tinybert convert to-bert STUDENT_DIR --output_dir OUT
       a TinyBERT student -> a plain `bert` model that loads without custom code
-  hf-tinybert convert from-teacher TEACHER_DIR --output_dir OUT --layers uniform|first|last|I,J,K [--num_layers M]
-      a BERT teacher -> a student of the same width made of a subset of its layers (0-based indices), with the
+  hf-tinybert convert from-teacher TEACHER_DIR --output_dir OUT --layers uniform|first|last|2,4,6 [--num_layers M]
+      a BERT teacher -> a student of the same width made of a subset of its layers (numbered 1..N), with the
       teacher's tokenizer (or --tokenizer DIR)
 
 Each refuses a non-empty --output_dir unless --overwrite is given.
@@ -29,7 +29,7 @@ def _layers(value: str) -> str | list[int]:
         return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is neither one of {', '.join(LAYER_STRATEGIES)} nor comma-separated layer indices like 0,2,4"
+            f"{value!r} is neither one of {', '.join(LAYER_STRATEGIES)} nor comma-separated teacher layers (1..N) like 2,4,6"
         ) from None
 
 
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--layers",
         type=_layers,
         default="uniform",
-        help="'uniform' (TinyBERT's mapping: the top layer of each block), 'first', 'last', or 0-based teacher "
-        "layer indices such as 1,3,5 (default: uniform)",
+        help="'uniform' (TinyBERT's mapping: the top layer of each block), 'first', 'last', or teacher layers "
+        "numbered 1..N such as 2,4,6 (default: uniform)",
     )
     teacher.add_argument("--num_layers", type=int, default=None, help="student layers (needed with a layer strategy)")
     teacher.add_argument("--head", choices=HEADS, default=None, help="the student's head (default: the teacher's)")

@@ -74,6 +74,7 @@ from transformers import (
 )
 from transformers.utils import logging
 
+from ..distill.mapping import build_layer_map
 from .configuration_tinybert import TinyBertConfig
 from .modeling_tinybert import (
     TinyBertForMaskedLM,
@@ -799,26 +800,27 @@ def _bert_config_kwargs(values: dict) -> dict:
 def select_teacher_layers(
     strategy: str | Sequence[int], num_teacher_layers: int, num_layers: int | None = None
 ) -> list[int]:
-    """Which teacher layers (0-based indices into `encoder.layer`) initialise the student's layers.
+    """Which teacher layers initialise the student's layers, numbered 1..N as in the paper and in the
+    distillation `layer_map` (layer 0 is the embedding layer, always copied).
 
     Args:
-        strategy: `"uniform"` (TinyBERT's g(m) = m·N/M: the last layer of each of M equal blocks, e.g. 4 of 12 ->
-            [2, 5, 8, 11]), `"first"` (layers 0..M-1), `"last"` (the top M layers), or explicit indices.
+        strategy: `"uniform"` (TinyBERT's g(m) = m·N/M, the top layer of each of M equal blocks: 4 of 12 ->
+            [3, 6, 9, 12]), `"first"` (layers 1..M), `"last"` (the top M layers), or explicit layer numbers.
         num_teacher_layers: N, the teacher's number of layers.
         num_layers: M, the student's number of layers; required for a strategy name, optional (but checked)
-            with explicit indices.
+            with explicit layers.
 
     Returns:
-        The teacher layer index for each student layer, in order.
+        The teacher layer (1-based) for each student layer, in order.
 
     Raises:
-        ValueError: for an unknown strategy, a missing/invalid `num_layers`, or indices out of range or repeated.
+        ValueError: for an unknown strategy, a missing/invalid `num_layers`, or layers out of range or repeated.
     """
     if isinstance(strategy, str):
         if strategy not in LAYER_STRATEGIES:
             raise ValueError(
                 f"Unknown layer selection {strategy!r}; valid are: {', '.join(LAYER_STRATEGIES)}, or a list of "
-                f"teacher layer indices (0..{num_teacher_layers - 1})"
+                f"teacher layers (1..{num_teacher_layers})"
             )
         if num_layers is None:
             raise ValueError(f"layers={strategy!r} needs num_layers (the student's number of layers)")
@@ -826,25 +828,15 @@ def select_teacher_layers(
             raise ValueError(
                 f"num_layers must be between 1 and the teacher's {num_teacher_layers} layers, got {num_layers}"
             )
-        if strategy == "first":
-            return list(range(num_layers))
-        if strategy == "last":
-            return list(range(num_teacher_layers - num_layers, num_teacher_layers))
-        return [(m * num_teacher_layers) // num_layers - 1 for m in range(1, num_layers + 1)]
-    indices = [int(i) for i in strategy]
-    if not indices:
-        raise ValueError("layers is empty; give at least one teacher layer index")
-    if num_layers is not None and num_layers != len(indices):
-        raise ValueError(f"num_layers={num_layers} but {len(indices)} teacher layers were given: {indices}")
-    bad = [i for i in indices if not 0 <= i < num_teacher_layers]
-    if bad:
-        raise ValueError(
-            f"Teacher layer indices {bad} are out of range: the teacher has {num_teacher_layers} layers, valid "
-            f"indices are 0..{num_teacher_layers - 1}"
-        )
-    if len(set(indices)) != len(indices):
-        raise ValueError(f"Teacher layer indices repeat: {indices}; give each layer at most once")
-    return indices
+        return build_layer_map(num_layers, num_teacher_layers, strategy)
+    layers = [int(i) for i in strategy]
+    if not layers:
+        raise ValueError("layers is empty; give at least one teacher layer")
+    if num_layers is not None and num_layers != len(layers):
+        raise ValueError(f"num_layers={num_layers} but {len(layers)} teacher layers were given: {layers}")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"Teacher layers repeat: {layers}; give each layer at most once")
+    return build_layer_map(len(layers), num_teacher_layers, layers)
 
 
 def init_student_from_teacher(
@@ -864,7 +856,7 @@ def init_student_from_teacher(
 
     Args:
         teacher: a BERT-family model (`BertModel`, `BertFor...`, or a TinyBERT model), or its folder.
-        layers: `"uniform"`, `"first"`, `"last"` or explicit 0-based teacher layer indices (see
+        layers: `"uniform"`, `"first"`, `"last"` or explicit teacher layers numbered 1..N (see
             `select_teacher_layers`).
         num_layers: the student's number of layers; default `len(layers)` for explicit indices, else
             `student_config.num_hidden_layers` if given.
@@ -905,8 +897,8 @@ def init_student_from_teacher(
 
     s_base, t_base = student.base_model, teacher.base_model
     s_base.embeddings.load_state_dict(t_base.embeddings.state_dict())
-    for s_index, t_index in enumerate(indices):
-        s_base.encoder.layer[s_index].load_state_dict(t_base.encoder.layer[t_index].state_dict())
+    for s_index, t_layer in enumerate(indices):
+        s_base.encoder.layer[s_index].load_state_dict(t_base.encoder.layer[t_layer - 1].state_dict())
     if getattr(s_base, "pooler", None) is not None and getattr(t_base, "pooler", None) is not None:
         s_base.pooler.load_state_dict(t_base.pooler.state_dict())
     if head == teacher_head and head != "base":
