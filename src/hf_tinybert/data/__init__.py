@@ -1,0 +1,50 @@
+"""Data for distillation: GLUE tasks, SQuAD, raw text corpora (see docs/data.md)."""
+
+from .corpus import CORPUS_FORMATS, load_corpus, pack_corpus, shard_for_rank
+from .glue import (
+    GLUE_HUB_ID,
+    GLUE_TASKS,
+    GlueTask,
+    check_label_order,
+    get_glue_task,
+    label_config_kwargs,
+    load_glue,
+    tokenize_glue,
+)
+from .shared_data import shared_data_dir
+from .squad import (
+    SQUAD_FEATURES,
+    SQUAD_HUB_ID,
+    SQUAD_V2_HUB_ID,
+    load_squad,
+    postprocess_qa_predictions,
+    prepare_squad_eval_features,
+    prepare_squad_train_features,
+    split_squad_by_article,
+    squad_metric_inputs,
+)
+
+__all__ = [
+    "CORPUS_FORMATS",
+    "GLUE_HUB_ID",
+    "GLUE_TASKS",
+    "SQUAD_FEATURES",
+    "SQUAD_HUB_ID",
+    "SQUAD_V2_HUB_ID",
+    "GlueTask",
+    "check_label_order",
+    "get_glue_task",
+    "label_config_kwargs",
+    "load_corpus",
+    "load_glue",
+    "load_squad",
+    "pack_corpus",
+    "postprocess_qa_predictions",
+    "prepare_squad_eval_features",
+    "prepare_squad_train_features",
+    "shard_for_rank",
+    "shared_data_dir",
+    "split_squad_by_article",
+    "squad_metric_inputs",
+    "tokenize_glue",
+]
