@@ -12,7 +12,15 @@ import sys
 
 # subcommand -> module (in the order of TinyBERT's recipe)
 COMMANDS: dict[str, str] = {
+    "finetune": "hf_tinybert.cli.finetune",
+    "general-distill": "hf_tinybert.cli.general_distill",
+    "augment": "hf_tinybert.cli.augment",
+    "task-distill": "hf_tinybert.cli.task_distill",
+    "evaluate": "hf_tinybert.cli.evaluate",
     "convert": "hf_tinybert.cli.convert",
+    "export": "hf_tinybert.cli.export",
+    "benchmark": "hf_tinybert.cli.benchmark",
+    "push": "hf_tinybert.cli.push",
 }
 
 

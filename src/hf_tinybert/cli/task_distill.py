@@ -1,0 +1,39 @@
+"""Task distillation (stage 2): a fine-tuned teacher teaches the student on a task, --stage intermediate|prediction|both.
+
+`--stage both` (default) runs the paper's two steps back to back: intermediate layers for --intermediate_epochs
+at --intermediate_learning_rate, then the prediction layer for --prediction_epochs at --prediction_learning_rate,
+keeping the best dev checkpoint. `--stage joint` trains all four losses at once.
+
+Example:
+  hf-tinybert task-distill --teacher_model runs/teacher-sst2 --student_model runs/general --task sst2 \
+      --data_dir ../shared/data/glue --train_file runs/sst2-augmented.tsv --output_dir runs/student-sst2
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..distill import DistillationArguments
+from ..stages import TaskDataArguments, TaskDistillArguments, task_distill
+from ..stages.task_distill import STEPS
+from .stage_arguments import parse_stage_arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(argv or [])
+    stage = "both"
+    if "--stage" in argv:  # --stage both is not a DistillationArguments stage: take it out here
+        index = argv.index("--stage")
+        if index + 1 < len(argv) and argv[index + 1] in STEPS:
+            stage = argv[index + 1]
+            del argv[index : index + 2]
+    args, data_args, training_args = parse_stage_arguments(
+        (TaskDistillArguments, TaskDataArguments, DistillationArguments),
+        argv,
+        "hf-tinybert task-distill",
+        __doc__,
+        defaults={"stage": "intermediate" if stage == "both" else stage},
+    )
+    metrics = task_distill(args, data_args, training_args, stage=stage)
+    print(json.dumps(metrics, indent=2))
+    return 0

@@ -1,0 +1,118 @@
+"""Stage 0: fine-tune the teacher on the task (optionally as a LoRA adapter, merged into a plain model)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from transformers import (
+    AutoConfig,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+    default_data_collator,
+)
+from transformers.utils import logging
+
+from ..data import check_label_order
+from .run_setup import prepare_output_dir, save_run_arguments
+from .task_data import TaskData, TaskDataArguments, describe, evaluate_on_task, load_task_data
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class FinetuneArguments:
+    """The model to fine-tune and how."""
+
+    model_name_or_path: str = field(metadata={"help": "Pre-trained model (path or Hub id), e.g. bert-base-uncased."})
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    lora: bool = field(
+        default=False,
+        metadata={
+            "help": "Train a LoRA adapter (peft) instead of all weights, then merge it: the output is a plain model."
+        },
+    )
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
+    lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout."})
+    lora_target_modules: str = field(default="query,value", metadata={"help": "Comma-separated modules LoRA adapts."})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
+
+
+def load_model_for_task(path: str, data: TaskData):
+    """A model with the task's head (sequence classification or QA) and label names; checks label order."""
+    if data.kind == "question_answering":
+        return AutoModelForQuestionAnswering.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path)
+    check_label_order(data.label_names, config)
+    if (
+        getattr(config, "num_labels", None) not in (None, data.num_labels)
+        and config.architectures
+        and any(a.endswith("ForSequenceClassification") for a in config.architectures)
+    ):
+        raise ValueError(
+            f"{path} is a classifier with num_labels={config.num_labels}, but task {data.name!r} has "
+            f"{data.num_labels} labels"
+        )
+    return AutoModelForSequenceClassification.from_pretrained(path, **data.model_config_kwargs())
+
+
+def data_collator_for(data: TaskData, tokenizer):
+    # SQuAD features are padded to max_length already; classification pads per batch.
+    return default_data_collator if data.kind == "question_answering" else DataCollatorWithPadding(tokenizer)
+
+
+def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_args: TrainingArguments) -> dict:
+    """Fine-tune `args.model_name_or_path` on the task; write the model, tokenizer, metrics and arguments.
+
+    Returns:
+        The evaluation metrics (also in `output_dir/eval_results.json`).
+    """
+    checkpoint = prepare_output_dir(
+        training_args.output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint
+    )
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
+    data = load_task_data(data_args, tokenizer)
+    logger.info(describe(data))
+    model = load_model_for_task(args.model_name_or_path, data)
+    if args.lora:
+        import peft
+
+        task_type = "QUESTION_ANS" if data.kind == "question_answering" else "SEQ_CLS"
+        targets = [m.strip() for m in args.lora_target_modules.split(",") if m.strip()]
+        lora_config = peft.LoraConfig(
+            task_type=task_type,
+            r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+            lora_dropout=args.lora_dropout,
+            target_modules=targets,
+        )
+        model = peft.get_peft_model(model, lora_config)
+    first_eval = next(iter(data.eval_sets))
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=data.train,
+        eval_dataset=data.eval_sets[first_eval],
+        processing_class=tokenizer,
+        data_collator=data_collator_for(data, tokenizer),
+        compute_metrics=data.compute_metrics(first_eval),
+    )
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_metrics("train", train_result.metrics)
+    if args.lora:
+        model.save_pretrained(os.path.join(training_args.output_dir, "lora_adapter"))
+        trainer.model = model = model.merge_and_unload()
+        model.save_pretrained(training_args.output_dir)
+        tokenizer.save_pretrained(training_args.output_dir)
+    else:
+        trainer.save_model()
+    metrics = evaluate_on_task(trainer, data)
+    trainer.save_metrics("eval", metrics)
+    trainer.save_state()
+    save_run_arguments(training_args.output_dir, args, data_args, training_args)
+    return metrics

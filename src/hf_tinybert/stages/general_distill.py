@@ -1,0 +1,118 @@
+"""Stage 1, general distillation: a pre-trained (not fine-tuned) teacher teaches a student on raw text with
+the intermediate-layer losses (embeddings, attention, hidden states), optionally plus a masked-LM loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from datasets import IterableDataset
+from transformers import AutoModel, AutoTokenizer, DataCollatorForLanguageModeling, default_data_collator
+from transformers.utils import logging
+
+from ..data import load_corpus, pack_corpus
+from ..distill import DistillationArguments, DistillationTrainer
+from ..modeling import TINYBERT_PRESETS, TinyBertConfig, TinyBertForMaskedLM, TinyBertModel
+from .run_setup import prepare_output_dir, save_run_arguments
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class GeneralDistillArguments:
+    """Teacher, student and corpus of general distillation."""
+
+    teacher_model: str = field(
+        metadata={"help": "Pre-trained, not fine-tuned, teacher (path or Hub id), e.g. bert-base-uncased."}
+    )
+    corpus: str = field(
+        metadata={
+            "help": "Raw text: comma-separated .txt/.tokens/.jsonl files or folders, or a Hub dataset id "
+            "(with --corpus_config)."
+        }
+    )
+    student_model: str = field(
+        default="tinybert-4l-312d",
+        metadata={
+            "help": f"A student folder to continue from, or a preset ({', '.join(TINYBERT_PRESETS)}) to start fresh."
+        },
+    )
+    corpus_config: str | None = field(default=None, metadata={"help": "Hub corpus configuration name."})
+    text_column: str = field(default="text", metadata={"help": "Text field of JSON-lines files / Hub datasets."})
+    streaming: bool = field(default=False, metadata={"help": "Read the corpus lazily (needs --max_steps)."})
+    max_documents: int | None = field(default=None, metadata={"help": "Use only the first N documents."})
+    max_seq_length: int = field(default=128, metadata={"help": "Length of the packed training sequences (paper: 128)."})
+    mlm: bool = field(
+        default=False,
+        metadata={
+            "help": "Also train the student as a masked LM (adds its MLM loss with weight --hard_label_loss_weight, "
+            "default 1 with --mlm). The paper's general distillation uses no MLM loss."
+        },
+    )
+    mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked with --mlm."})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
+
+
+def build_student(student_model: str, teacher_config, mlm: bool):
+    """Load a student folder, or build a fresh one from a preset with the teacher's vocabulary and fit_size."""
+    cls = TinyBertForMaskedLM if mlm else TinyBertModel
+    if student_model in TINYBERT_PRESETS:
+        config = TinyBertConfig.from_preset(
+            student_model,
+            vocab_size=teacher_config.vocab_size,
+            max_position_embeddings=teacher_config.max_position_embeddings,
+            type_vocab_size=teacher_config.type_vocab_size,
+            pad_token_id=teacher_config.pad_token_id,
+            fit_size=teacher_config.hidden_size,
+        )
+        return cls(config)
+    return cls.from_pretrained(student_model)
+
+
+def general_distill(args: GeneralDistillArguments, training_args: DistillationArguments) -> dict:
+    """Run general distillation; writes the student, tokenizer, projections, metrics and arguments.
+
+    Returns:
+        The training metrics.
+    """
+    if training_args.stage != "general":
+        raise ValueError(f"general distillation runs stage='general', got stage={training_args.stage!r}")
+    if args.mlm and training_args.hard_label_loss_weight == 0:
+        training_args.hard_label_loss_weight = 1.0
+    checkpoint = prepare_output_dir(
+        training_args.output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint
+    )
+    tokenizer = AutoTokenizer.from_pretrained(args.teacher_model)
+    teacher = AutoModel.from_pretrained(args.teacher_model)
+    student = build_student(args.student_model, teacher.config, args.mlm)
+
+    sources = [s.strip() for s in args.corpus.split(",") if s.strip()]
+    documents = load_corpus(
+        sources if len(sources) > 1 else sources[0],
+        text_column=args.text_column,
+        config_name=args.corpus_config,
+        streaming=args.streaming or None,
+        max_documents=args.max_documents,
+        shard_by_rank=args.streaming,
+    )
+    blocks = pack_corpus(documents, tokenizer, args.max_seq_length)
+    if isinstance(blocks, IterableDataset) and training_args.max_steps <= 0:
+        raise ValueError("A streamed corpus has no length: give --max_steps")
+    collator = (
+        DataCollatorForLanguageModeling(tokenizer, mlm_probability=args.mlm_probability)
+        if args.mlm
+        else default_data_collator
+    )
+    trainer = DistillationTrainer(
+        student,
+        training_args,
+        teacher_model=teacher,
+        train_dataset=blocks,
+        data_collator=collator,
+        processing_class=tokenizer,
+    )
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    save_run_arguments(training_args.output_dir, args, training_args)
+    return result.metrics

@@ -1,0 +1,177 @@
+"""Stage 2, task-specific distillation: a fine-tuned teacher teaches the (generally distilled) student on
+the task's (augmented) training set, in the paper's two steps: intermediate layers, then the prediction
+layer, each with its own epochs and learning rate, keeping the best dev checkpoint of the second."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+from transformers import AutoTokenizer
+from transformers.utils import logging
+
+from ..data import check_label_order
+from ..distill import DistillationArguments, DistillationTrainer
+from ..distill.trainer import HEAD_AUTO_CLASSES
+from ..modeling import TINYBERT_PRESETS, TinyBertConfig, TinyBertForQuestionAnswering, TinyBertForSequenceClassification
+from .finetune import data_collator_for
+from .run_setup import prepare_output_dir, save_run_arguments
+from .task_data import TaskData, TaskDataArguments, describe, evaluate_on_task, load_task_data
+
+logger = logging.get_logger(__name__)
+
+STEPS = ("intermediate", "prediction", "both", "joint")
+STEP_DONE_FILE = "distill_step_done.json"
+
+
+@dataclass
+class TaskDistillArguments:
+    """Teacher, student and the two steps of task distillation."""
+
+    teacher_model: str = field(metadata={"help": "The teacher fine-tuned on the task (path or Hub id)."})
+    student_model: str = field(
+        default="tinybert-4l-312d",
+        metadata={
+            "help": "The student: a general-distillation output folder (recommended), or a preset "
+            f"({', '.join(TINYBERT_PRESETS)}) to start from random weights."
+        },
+    )
+    intermediate_epochs: float = field(
+        default=10.0, metadata={"help": "--stage both: epochs of the intermediate-layer step (paper: 10-20)."}
+    )
+    intermediate_learning_rate: float = field(
+        default=5e-5, metadata={"help": "--stage both: learning rate of the intermediate-layer step."}
+    )
+    prediction_epochs: float = field(
+        default=3.0, metadata={"help": "--stage both: epochs of the prediction-layer step (paper: 3)."}
+    )
+    prediction_learning_rate: float = field(
+        default=3e-5, metadata={"help": "--stage both: learning rate of the prediction-layer step (paper: 1e-5..3e-5)."}
+    )
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
+
+
+def load_student(student_model: str, data: TaskData, teacher_config):
+    """The student with the task's head: from a folder (a general-distillation student gets a new head) or a preset."""
+    cls = TinyBertForQuestionAnswering if data.kind == "question_answering" else TinyBertForSequenceClassification
+    labels = data.model_config_kwargs()
+    if student_model in TINYBERT_PRESETS:
+        config = TinyBertConfig.from_preset(
+            student_model,
+            vocab_size=teacher_config.vocab_size,
+            max_position_embeddings=teacher_config.max_position_embeddings,
+            type_vocab_size=teacher_config.type_vocab_size,
+            pad_token_id=teacher_config.pad_token_id,
+            fit_size=teacher_config.hidden_size,
+            **labels,
+        )
+        return cls(config)
+    return HEAD_AUTO_CLASSES[data.head].from_pretrained(student_model, **labels)
+
+
+def load_teacher(teacher_model: str, data: TaskData):
+    teacher = HEAD_AUTO_CLASSES[data.head].from_pretrained(teacher_model)
+    if data.kind != "question_answering":
+        check_label_order(data.label_names, teacher.config)
+        if teacher.config.num_labels != data.num_labels:
+            raise ValueError(
+                f"The teacher {teacher_model} has num_labels={teacher.config.num_labels}, task {data.name!r} has "
+                f"{data.num_labels}: fine-tune the teacher on this task first (`hf-tinybert finetune`)"
+            )
+    return teacher
+
+
+def _run_step(student, teacher, tokenizer, data: TaskData, args: DistillationArguments, checkpoint, evaluate: bool):
+    first_eval = next(iter(data.eval_sets))
+    trainer = DistillationTrainer(
+        student,
+        args,
+        teacher_model=teacher,
+        train_dataset=data.train,
+        eval_dataset=data.eval_sets[first_eval] if evaluate else None,
+        processing_class=tokenizer,
+        data_collator=data_collator_for(data, tokenizer),
+        compute_metrics=data.compute_metrics(first_eval) if evaluate else None,
+    )
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    return trainer
+
+
+def task_distill(
+    args: TaskDistillArguments,
+    data_args: TaskDataArguments,
+    training_args: DistillationArguments,
+    stage: str = "both",
+) -> dict:
+    """Distil the fine-tuned teacher into the student on the task.
+
+    Args:
+        args: teacher, student, and the epochs/learning rates of the two steps (`stage="both"`).
+        data_args: the task and its (augmented) data.
+        training_args: everything else; with `stage="both"` its epochs/learning rate are replaced per step and
+            the intermediate step writes to `output_dir/intermediate`.
+        stage: `"intermediate"`, `"prediction"`, `"both"` (the paper's two steps back to back) or `"joint"` (all
+            four losses at once).
+
+    Returns:
+        The final evaluation metrics (also in `output_dir/eval_results.json`).
+    """
+    if stage not in STEPS:
+        raise ValueError(f"Unknown task-distillation stage {stage!r}; valid stages are: {', '.join(STEPS)}")
+    output_dir = training_args.output_dir
+    checkpoint = prepare_output_dir(output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(args.teacher_model)
+    data = load_task_data(data_args, tokenizer)
+    logger.info(describe(data))
+    teacher = load_teacher(args.teacher_model, data)
+    student = load_student(args.student_model, data, teacher.config)
+
+    if stage in ("intermediate", "prediction", "joint"):
+        step_args = dataclasses.replace(training_args, stage=stage)
+        trainer = _run_step(student, teacher, tokenizer, data, step_args, checkpoint, evaluate=stage != "intermediate")
+    else:
+        intermediate_dir = os.path.join(output_dir, "intermediate")
+        done_marker = os.path.join(intermediate_dir, STEP_DONE_FILE)
+        if os.path.isfile(done_marker):
+            logger.info(f"Intermediate-layer step already done in {intermediate_dir}; starting the prediction step")
+        else:
+            step_args = dataclasses.replace(
+                training_args,
+                stage="intermediate",
+                output_dir=intermediate_dir,
+                num_train_epochs=args.intermediate_epochs,
+                learning_rate=args.intermediate_learning_rate,
+                eval_strategy="no",
+                load_best_model_at_end=False,
+            )
+            resume = checkpoint if checkpoint and os.path.dirname(checkpoint) == intermediate_dir else None
+            _run_step(student, teacher, tokenizer, data, step_args, resume, evaluate=False)
+            with open(done_marker, "w", encoding="utf-8") as f:
+                json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
+            checkpoint = None
+        student = HEAD_AUTO_CLASSES[data.head].from_pretrained(intermediate_dir)
+        # Paper: keep the best dev checkpoint of the prediction step.
+        per_epoch = training_args.eval_strategy == "no"
+        step_args = dataclasses.replace(
+            training_args,
+            stage="prediction",
+            num_train_epochs=args.prediction_epochs,
+            learning_rate=args.prediction_learning_rate,
+            eval_strategy="epoch" if per_epoch else training_args.eval_strategy,
+            save_strategy="epoch" if per_epoch else training_args.save_strategy,
+            load_best_model_at_end=True,
+            metric_for_best_model=training_args.metric_for_best_model or data.main_metric,
+            greater_is_better=True if training_args.metric_for_best_model is None else training_args.greater_is_better,
+        )
+        resume = checkpoint if checkpoint and os.path.dirname(checkpoint) == os.path.normpath(output_dir) else None
+        trainer = _run_step(student, teacher, tokenizer, data, step_args, resume, evaluate=True)
+
+    metrics = evaluate_on_task(trainer, data)
+    trainer.save_metrics("eval", metrics)
+    save_run_arguments(output_dir, args, data_args, training_args)
+    return metrics

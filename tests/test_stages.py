@@ -1,0 +1,375 @@
+"""The stage commands end to end on tiny models and a tiny GLUE-format folder: finetune (also LoRA),
+general-distill, task-distill (both steps, resume), evaluate, --config, and the errors raised before training."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from conftest import tiny_teacher_config
+from transformers import AutoModelForSequenceClassification, BertForMaskedLM, BertTokenizerFast
+
+from hf_tinybert.cli import main as cli_main
+
+POSITIVE = ["good", "great", "fun", "best", "love", "charming", "beautiful", "smart", "clever", "funny"]
+NEGATIVE = ["bad", "awful", "terrible", "boring", "worst", "hate", "dull", "stupid", "ugly", "sad"]
+FILLER = ["the", "movie", "film", "story", "plot", "was", "is", "it", "this", "and", "very", "really", "quite"]
+
+
+def sentence(rng, words):
+    return " ".join(rng.sample(FILLER, 3) + rng.sample(words, 2) + rng.sample(FILLER, 2))
+
+
+@pytest.fixture(scope="module")
+def glue_dir(tmp_path_factory):
+    """A GLUE-format folder with an SST-2 task whose label is readable from the words."""
+    root = tmp_path_factory.mktemp("glue")
+    (root / "SST-2").mkdir()
+    rng = random.Random(0)
+    for split, n in (("train", 160), ("dev", 40)):
+        rows = ["sentence\tlabel"]
+        for i in range(n):
+            label = i % 2
+            rows.append(f"{sentence(rng, POSITIVE if label else NEGATIVE)} \t{label}")
+        (root / "SST-2" / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def teacher_base(tmp_path_factory, tiny_tokenizer_dir):
+    """A 'pre-trained' tiny BERT (random weights) with the tiny tokenizer, saved like a Hub folder."""
+    folder = tmp_path_factory.mktemp("bert_base")
+    torch.manual_seed(0)
+    BertForMaskedLM(tiny_teacher_config()).save_pretrained(folder)
+    BertTokenizerFast.from_pretrained(tiny_tokenizer_dir).save_pretrained(folder)
+    return folder
+
+
+COMMON = ["--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--seed", "0", "--save_strategy", "no"]
+
+
+@pytest.fixture(scope="module")
+def finetuned_teacher(tmp_path_factory, teacher_base, glue_dir):
+    out = tmp_path_factory.mktemp("runs") / "teacher"
+    code = cli_main(
+        [
+            "finetune",
+            "--model_name_or_path",
+            str(teacher_base),
+            "--task",
+            "sst2",
+            "--data_dir",
+            str(glue_dir),
+            "--output_dir",
+            str(out),
+            "--num_train_epochs",
+            "8",
+            "--learning_rate",
+            "3e-3",
+            "--per_device_train_batch_size",
+            "16",
+            "--max_seq_length",
+            "16",
+            *COMMON,
+        ]
+    )
+    assert code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_finetune_writes_model_metrics_and_arguments(finetuned_teacher):
+    results = json.loads((finetuned_teacher / "eval_results.json").read_text())
+    assert results["eval_accuracy"] >= 0.9  # the words give the label away
+    model = AutoModelForSequenceClassification.from_pretrained(finetuned_teacher)
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert (finetuned_teacher / "tokenizer.json").is_file()
+    recorded = json.loads((finetuned_teacher / "run_arguments.json").read_text())
+    assert recorded["TaskDataArguments"]["task"] == "sst2"
+
+
+@pytest.mark.slow
+def test_finetune_lora_gives_a_plain_merged_model(tmp_path, teacher_base, glue_dir):
+    out = tmp_path / "lora"
+    assert (
+        cli_main(
+            [
+                "finetune",
+                "--model_name_or_path",
+                str(teacher_base),
+                "--task",
+                "sst2",
+                "--data_dir",
+                str(glue_dir),
+                "--output_dir",
+                str(out),
+                "--lora",
+                "--lora_target_modules",
+                "query,value",
+                "--num_train_epochs",
+                "1",
+                "--max_train_samples",
+                "32",
+                "--max_seq_length",
+                "16",
+                *COMMON,
+            ]
+        )
+        == 0
+    )
+    assert not (out / "adapter_config.json").exists() and (out / "lora_adapter" / "adapter_config.json").is_file()
+    merged = AutoModelForSequenceClassification.from_pretrained(out)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    assert json.loads((out / "eval_results.json").read_text())["eval_accuracy"] >= 0.0
+
+
+@pytest.mark.slow
+def test_general_then_task_distillation_and_evaluate(tmp_path, teacher_base, finetuned_teacher, glue_dir):
+    corpus = tmp_path / "corpus.txt"
+    rng = random.Random(1)
+    corpus.write_text("\n".join(sentence(rng, POSITIVE + NEGATIVE) for _ in range(300)) + "\n")
+    general = tmp_path / "general"
+    assert (
+        cli_main(
+            [
+                "general-distill",
+                "--teacher_model",
+                str(teacher_base),
+                "--corpus",
+                str(corpus),
+                "--student_model",
+                str(_tiny_student_preset_folder(tmp_path, teacher_base)),
+                "--output_dir",
+                str(general),
+                "--max_seq_length",
+                "32",
+                "--num_train_epochs",
+                "2",
+                "--learning_rate",
+                "1e-3",
+                "--logging_steps",
+                "5",
+                "--per_device_train_batch_size",
+                "8",
+                *COMMON,
+            ]
+        )
+        == 0
+    )
+    assert (general / "distill_projections.safetensors").is_file()
+    history = json.loads((general / "trainer_state.json").read_text())["log_history"]
+    first, last = history[0], [h for h in history if "loss_hidden" in h][-1]
+    assert last["loss_hidden"] < first["loss_hidden"] and last["loss_att"] < first["loss_att"]
+
+    student = tmp_path / "student"
+    args = [
+        "task-distill",
+        "--teacher_model",
+        str(finetuned_teacher),
+        "--student_model",
+        str(general),
+        "--task",
+        "sst2",
+        "--data_dir",
+        str(glue_dir),
+        "--output_dir",
+        str(student),
+        "--max_seq_length",
+        "16",
+        "--intermediate_epochs",
+        "2",
+        "--intermediate_learning_rate",
+        "1e-3",
+        "--prediction_epochs",
+        "3",
+        "--prediction_learning_rate",
+        "3e-3",
+        "--per_device_train_batch_size",
+        "16",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--seed",
+        "0",
+    ]
+    assert cli_main(args) == 0
+    assert (student / "intermediate" / "distill_step_done.json").is_file()
+    results = json.loads((student / "eval_results.json").read_text())
+    assert results["eval_accuracy"] >= 0.8
+    state = json.loads((student / "trainer_state.json").read_text())
+    assert state["best_metric"] == pytest.approx(results["eval_accuracy"])  # best dev checkpoint kept
+
+    # the same command again: refuses to overwrite the finished run
+    with pytest.raises(FileExistsError, match="overwrite_output_dir"):
+        cli_main(args)
+
+    # evaluate gives the same numbers from the saved student
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                "--model_name_or_path",
+                str(student),
+                "--task",
+                "sst2",
+                "--data_dir",
+                str(glue_dir),
+                "--output_dir",
+                str(tmp_path / "eval"),
+                "--max_seq_length",
+                "16",
+                "--use_cpu",
+                "--report_to",
+                "none",
+            ]
+        )
+        == 0
+    )
+    evaluated = json.loads((tmp_path / "eval" / "eval_results.json").read_text())
+    assert evaluated["eval_accuracy"] == pytest.approx(results["eval_accuracy"])
+
+
+def _tiny_student_preset_folder(tmp_path, teacher_base):
+    """A tiny untrained TinyBERT student folder (the presets are too big for a test)."""
+    from conftest import tiny_student_config
+
+    from hf_tinybert import TinyBertModel
+
+    folder = tmp_path / "student_init"
+    torch.manual_seed(0)
+    TinyBertModel(tiny_student_config()).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_task_distill_resumes_the_prediction_step(tmp_path, finetuned_teacher, glue_dir):
+    student_init = _tiny_student_preset_folder(tmp_path, None)
+    out = tmp_path / "resumable"
+    base = [
+        "task-distill",
+        "--stage",
+        "prediction",
+        "--teacher_model",
+        str(finetuned_teacher),
+        "--student_model",
+        str(student_init),
+        "--task",
+        "sst2",
+        "--data_dir",
+        str(glue_dir),
+        "--output_dir",
+        str(out),
+        "--max_seq_length",
+        "16",
+        "--per_device_train_batch_size",
+        "16",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--seed",
+        "0",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "5",
+    ]
+    assert cli_main([*base, "--max_steps", "5"]) == 0
+    assert (out / "checkpoint-5").is_dir()
+    assert cli_main([*base, "--max_steps", "10", "--resume_from_checkpoint", "last"]) == 0
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 10
+
+
+def test_config_file_and_flag_override(tmp_path, glue_dir):
+    from hf_tinybert.cli.stage_arguments import parse_stage_arguments
+    from hf_tinybert.distill import DistillationArguments
+    from hf_tinybert.stages import TaskDataArguments, TaskDistillArguments
+
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"teacher_model: t\ntask: rte\ndata_dir: {glue_dir}\noutput_dir: {tmp_path}/o\ntemperature: 2.0\n"
+    )
+    args, data, training = parse_stage_arguments(
+        (TaskDistillArguments, TaskDataArguments, DistillationArguments),
+        ["--config", str(config), "--temperature", "3.0", "--use_cpu"],
+        "x",
+        "",
+        defaults={"stage": "prediction"},
+    )
+    assert (args.teacher_model, data.task, training.temperature, training.stage) == ("t", "rte", 3.0, "prediction")
+    config.write_text("teacher_model: t\nnot_a_flag: 1\n")
+    with pytest.raises(ValueError, match="not_a_flag"):
+        parse_stage_arguments((TaskDistillArguments,), ["--config", str(config)], "x", "")
+
+
+def test_bad_input_is_reported_before_training(tmp_path, teacher_base, glue_dir):
+    with pytest.raises(ValueError, match="Unknown task 'sst3'"):
+        cli_main(
+            ["finetune", "--model_name_or_path", str(teacher_base), "--task", "sst3", "--output_dir", str(tmp_path)]
+        )
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty"):
+        cli_main(
+            [
+                "finetune",
+                "--model_name_or_path",
+                str(teacher_base),
+                "--task",
+                "sst2",
+                "--data_dir",
+                str(glue_dir),
+                "--output_dir",
+                str(occupied),
+                "--use_cpu",
+            ]
+        )
+    assert (occupied / "keep.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="no folder 'RTE'.*task folders: SST-2"):
+        cli_main(
+            [
+                "finetune",
+                "--model_name_or_path",
+                str(teacher_base),
+                "--task",
+                "rte",
+                "--data_dir",
+                str(glue_dir),
+                "--output_dir",
+                str(tmp_path / "rte"),
+                "--use_cpu",
+            ]
+        )
+
+
+@pytest.mark.slow
+def test_task_distill_rejects_a_teacher_for_another_task(tmp_path, finetuned_teacher, glue_dir):
+    (glue_dir / "MNLI").mkdir(exist_ok=True)
+    header = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label"
+    row = "0\t1\t1\tg\tx\tx\tx\tx\tthe movie\tthe film\tneutral\tneutral"
+    for name in ("train.tsv", "dev_matched.tsv", "dev_mismatched.tsv"):
+        (glue_dir / "MNLI" / name).write_text(header + "\n" + row + "\n")
+    with pytest.raises(ValueError, match=r"model has 2 labels.*task has 3"):
+        cli_main(
+            [
+                "task-distill",
+                "--teacher_model",
+                str(finetuned_teacher),
+                "--student_model",
+                "tinybert-4l-312d",
+                "--task",
+                "mnli",
+                "--data_dir",
+                str(glue_dir),
+                "--output_dir",
+                str(tmp_path / "x"),
+                "--use_cpu",
+            ]
+        )
