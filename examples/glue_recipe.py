@@ -110,7 +110,18 @@ def main(argv=None) -> int:
         logging_steps=20,
     )
     data = dict(task=args.task, data_dir=args.data_dir, max_seq_length=s["seq"], max_train_samples=s["train_samples"])
+    os.makedirs(args.output_dir, exist_ok=True)
+    timings_file = out("timings.json")  # stage -> seconds, kept across resumed runs
     times = {}
+    if os.path.isfile(timings_file):
+        with open(timings_file, encoding="utf-8") as f:
+            times = json.load(f)
+
+    def record_time(name, start):
+        times[name] = time.perf_counter() - start
+        with open(timings_file, "w", encoding="utf-8") as f:
+            json.dump(times, f, indent=2)
+        print(f"[{name}] {times[name]:.0f} s")
 
     def stage(name, folder, fn):
         if done(folder):
@@ -118,8 +129,7 @@ def main(argv=None) -> int:
             return
         start = time.perf_counter()
         fn()
-        times[name] = time.perf_counter() - start
-        print(f"[{name}] {times[name]:.0f} s")
+        record_time(name, start)
 
     stage(
         "fine-tune teacher",
@@ -171,8 +181,8 @@ def main(argv=None) -> int:
             tokenizer=AutoTokenizer.from_pretrained(out("teacher")),
         )
         save_table(rows.remove_columns("idx") if "idx" in rows.column_names else rows, augmented)
-        times["augmentation"] = time.perf_counter() - start
-        print(f"[augmentation] {len(task_train)} -> {len(rows)} examples, {times['augmentation']:.0f} s")
+        print(f"[augmentation] {len(task_train)} -> {len(rows)} examples")
+        record_time("augmentation", start)
 
     stage(
         "task distillation",

@@ -87,7 +87,13 @@ def main(argv=None) -> int:
         logging_steps=20,
     )
     out = lambda name: os.path.join(args.output_dir, name)  # noqa: E731
-    times, results = {}, {}
+    os.makedirs(args.output_dir, exist_ok=True)
+    timings_file = out("timings.json")  # stage -> seconds, kept across resumed runs
+    times = {}
+    if os.path.isfile(timings_file):
+        with open(timings_file, encoding="utf-8") as f:
+            times = json.load(f)
+    results = {}
     for name, run in (
         (
             "teacher",
@@ -120,6 +126,8 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             run()
             times[name] = time.perf_counter() - start
+            with open(timings_file, "w", encoding="utf-8") as f:
+                json.dump(times, f, indent=2)
         with open(result_file, encoding="utf-8") as f:
             metrics = json.load(f)
         results[name] = {k: round(v, 2) for k, v in metrics.items() if k in ("eval_exact_match", "eval_f1")}
