@@ -24,7 +24,6 @@ import copy
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,6 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification
 
 from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConfig, TinyBertForSequenceClassification
@@ -122,11 +120,12 @@ class Step:
 
 def measure_peak_memory(method: str, seq: int) -> float:
     """Max RSS (MiB) of a fresh process that builds the models and runs two steps of `method`."""
+    folder = os.path.dirname(os.path.abspath(__file__))
     code = (
-        "import sys, resource; sys.path.insert(0, %r); import step_cost as b; "
-        "t, s, batch = b.build(%d); step = b.Step(%r, t, s, batch); step.run(); step.run(); "
+        f"import sys, resource; sys.path.insert(0, {folder!r}); import step_cost as b; "
+        f"t, s, batch = b.build({seq}); step = b.Step({method!r}, t, s, batch); step.run(); step.run(); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    ) % (os.path.dirname(os.path.abspath(__file__)), seq, method)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
@@ -175,7 +174,11 @@ def main(argv=None) -> int:
         for m in METHODS:
             mem = r["peak_rss_mib"][m]
             lines.append(f"| {seq} | {LABELS[m]} | {r['median_s'][m]:.3f} | {'' if mem is None else f'{mem:.0f}'} |")
-    lines += ["", "| seq | (a)/(b): cost of the layer-wise losses | (c)/(a): conventional vs ours |", "|---:|---:|---:|"]
+    lines += [
+        "",
+        "| seq | (a)/(b): cost of the layer-wise losses | (c)/(a): conventional vs ours |",
+        "|---:|---:|---:|",
+    ]
     for seq, r in results.items():
         med = r["median_s"]
         lines.append(f"| {seq} | {med['a'] / med['b']:.3f} | {med['c'] / med['a']:.2f} |")

@@ -1,0 +1,494 @@
+"""Model cards for TinyBERT students, written from facts gathered while they were distilled.
+
+`ModelCardCallback` is a `transformers.TrainerCallback` (after SetFit's model card callback): it
+records, at the start of each training run, the student's and teacher's shapes, the distillation
+settings (stage, layer map, loss weights, temperature, augmentation) and the hyper-parameters; after
+each evaluation, the metrics; at the end, the steps and loss. One callback can follow several runs
+(general then task-specific distillation): each becomes a stage of the card. `write_model_card`
+renders the facts with the Jinja template shipped in the package (``hf_tinybert/templates/model_card.md``)
+into a ``README.md`` whose YAML header has the Hub's ``model-index`` with the evaluation results.
+
+Secrets never reach a card: hyper-parameters are copied from an allow-list, and distillation fields
+whose names mention a token, password or secret are skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import TrainerCallback, TrainingArguments
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "templates" / "model_card.md"
+CARD_FILE = "README.md"
+FACTS_FILE = "model_card_facts.json"  # the facts beside the card, so that `push_student` can render it again
+
+# TrainingArguments fields a card shows, in this order.
+HYPERPARAMETER_FIELDS: tuple[str, ...] = (
+    "learning_rate",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "warmup_steps",
+    "weight_decay",
+    "lr_scheduler_type",
+    "optim",
+    "max_grad_norm",
+    "seed",
+    "fp16",
+    "bf16",
+)
+SECRET_MARKERS: tuple[str, ...] = ("token", "password", "secret", "credential")
+# Metrics that describe a run rather than the model: kept out of the card's results.
+NON_RESULT_METRICS: tuple[str, ...] = (
+    "loss",
+    "runtime",
+    "samples_per_second",
+    "steps_per_second",
+    "epoch",
+    "model_preparation_time",
+)
+# Augmentation fields of DistillationArguments, whatever their final names.
+AUGMENTATION_MARKERS: tuple[str, ...] = ("augment", "glove", "candidate", "num_aug", "replace_prob", "p_t", "top_k")
+SHAPE_FIELDS: tuple[str, ...] = (
+    "num_hidden_layers",
+    "hidden_size",
+    "intermediate_size",
+    "num_attention_heads",
+    "vocab_size",
+    "max_position_embeddings",
+)
+ARCHITECTURE_PIPELINES: dict[str, tuple[str, str]] = {  # class name suffix -> (pipeline tag, Auto class)
+    "ForSequenceClassification": ("text-classification", "AutoModelForSequenceClassification"),
+    "ForQuestionAnswering": ("question-answering", "AutoModelForQuestionAnswering"),
+    "ForTokenClassification": ("token-classification", "AutoModelForTokenClassification"),
+    "ForMaskedLM": ("fill-mask", "AutoModelForMaskedLM"),
+    "Model": ("feature-extraction", "AutoModel"),
+}
+
+
+@dataclass
+class ModelCardFacts:
+    """Everything a student's card says, gathered by `ModelCardCallback` or filled by hand.
+
+    Attributes:
+        model_name: the card's title (and the ``model-index`` name).
+        repo_id: the Hub repository, used in the loading examples.
+        teacher_id: the teacher's Hub id or path; the card's ``base_model``.
+        student_shape / teacher_shape: layers, hidden size, FFN size, heads, vocabulary, positions.
+        student_parameters / teacher_parameters: parameter counts.
+        architecture: the student's class name (decides the pipeline tag and Auto class).
+        stages: one dict per training run: ``stage``, ``distillation`` (settings), ``hyperparameters``,
+            ``train_datasets``, ``training`` (steps, loss, runtime) and ``eval_results``.
+        augmentation: data augmentation settings, if any.
+        datasets: Hub ids of the training data (YAML ``datasets``).
+        eval_dataset: ``{"id", "name", "config", "split"}`` of the data `eval_results` were measured on.
+        eval_results: metric -> value of the last evaluation.
+        speedups: measured speed-ups (see `speedups_from_benchmark`).
+        include_plain_bert / include_onnx: whether the repository has ``plain-bert/`` / ``onnx/`` folders.
+        onnx_files: extra ONNX files in ``onnx/`` (``model_quantized.onnx``, ...).
+        language / license / tags: YAML metadata.
+    """
+
+    model_name: str | None = None
+    repo_id: str | None = None
+    teacher_id: str | None = None
+    student_shape: dict | None = None
+    teacher_shape: dict | None = None
+    student_parameters: int | None = None
+    teacher_parameters: int | None = None
+    architecture: str | None = None
+    stages: list[dict] = field(default_factory=list)
+    augmentation: dict | None = None
+    datasets: list[str] = field(default_factory=list)
+    eval_dataset: dict | None = None
+    eval_results: dict[str, float] = field(default_factory=dict)
+    speedups: list[dict] = field(default_factory=list)
+    include_plain_bert: bool = False
+    include_onnx: bool = False
+    onnx_files: list[str] = field(default_factory=list)
+    language: str | None = "en"
+    license: str | None = "apache-2.0"
+    tags: list[str] = field(default_factory=lambda: ["tinybert", "knowledge-distillation", "hf-tinybert"])
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelCardFacts:
+        """Facts from a dict (unknown keys are an error, so typos do not vanish silently).
+
+        Raises:
+            ValueError: a key that is not a field of `ModelCardFacts`.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"Unknown model card facts {unknown}; valid keys are: {', '.join(sorted(names))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        """The facts as plain data (what `save` writes)."""
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the facts as JSON, so that a card can be rendered again later (e.g. when pushing)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ModelCardFacts:
+        """Read facts written by `save`."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# ----------------------------------------------------------------------------------- fact gathering
+
+
+def _is_secret(name: str) -> bool:
+    return any(marker in name.lower() for marker in SECRET_MARKERS)
+
+
+def _plain(value):
+    """A JSON/YAML-friendly copy of an argument value (enums by value, tuples as lists, other objects as str)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "value") and isinstance(value.value, (str, int)):  # enums such as SchedulerType
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if not _is_secret(str(k))}
+    return str(value)
+
+
+def model_shape(config) -> dict:
+    """The shape fields of a BERT-family config (`SHAPE_FIELDS`)."""
+    return {name: getattr(config, name) for name in SHAPE_FIELDS if getattr(config, name, None) is not None}
+
+
+def hyperparameters_of(args: TrainingArguments) -> dict:
+    """The allow-listed hyper-parameters of a run, plus the total train batch size."""
+    values = {name: _plain(getattr(args, name)) for name in HYPERPARAMETER_FIELDS if hasattr(args, name)}
+    world = getattr(args, "world_size", 1) or 1
+    if "per_device_train_batch_size" in values:
+        values["total_train_batch_size"] = (
+            args.per_device_train_batch_size * getattr(args, "gradient_accumulation_steps", 1) * world
+        )
+    return values
+
+
+def distillation_settings_of(args) -> dict:
+    """The fields a `TrainingArguments` subclass adds (stage, layer map, loss weights, temperature, ...).
+
+    Read generically, so the card follows `DistillationArguments` whatever its exact field names;
+    secret-looking fields are skipped.
+    """
+    if not dataclasses.is_dataclass(args):
+        return {}
+    base = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return {
+        f.name: _plain(getattr(args, f.name, None))
+        for f in dataclasses.fields(args)
+        if f.name not in base and not _is_secret(f.name) and not f.name.startswith("_")
+    }
+
+
+def _dataset_label(dataset) -> str | None:
+    info = getattr(dataset, "info", None)
+    name = getattr(info, "dataset_name", None) or getattr(info, "builder_name", None)
+    if not name:
+        return None
+    config = getattr(info, "config_name", None)
+    split = getattr(dataset, "split", None)
+    label = name + (f"/{config}" if config and config != "default" else "")
+    return label + (f" ({split})" if split else "")
+
+
+class ModelCardCallback(TrainerCallback):
+    """Gathers the facts of a distillation for the student's model card.
+
+    Add it to a trainer (``DistillationTrainer(..., callbacks=[ModelCardCallback(...)])``); after training,
+    ``callback.facts`` holds what the card says and ``callback.write(output_dir)`` writes ``README.md``.
+
+    Args:
+        teacher: the teacher model, or its Hub id / path. A model also gives the teacher's shape and size.
+        model_name: title of the card; by default the output folder's name.
+        datasets: Hub ids of the training data (YAML ``datasets``).
+        eval_dataset: ``{"id", "name", "config", "split"}`` of the evaluation data, for ``model-index``.
+        augmentation: data augmentation settings, when augmented data was used.
+        facts: facts to start from (e.g. the stages of an earlier run, loaded with `ModelCardFacts.load`).
+    """
+
+    def __init__(
+        self,
+        teacher=None,
+        *,
+        model_name: str | None = None,
+        datasets: list[str] | None = None,
+        eval_dataset: dict | None = None,
+        augmentation: dict | None = None,
+        facts: ModelCardFacts | None = None,
+    ):
+        self.facts = facts if facts is not None else ModelCardFacts()
+        if model_name:
+            self.facts.model_name = model_name
+        if datasets:
+            self.facts.datasets = list(dict.fromkeys([*self.facts.datasets, *datasets]))
+        if eval_dataset:
+            self.facts.eval_dataset = dict(eval_dataset)
+        if augmentation:
+            self.facts.augmentation = _plain(augmentation)
+        if isinstance(teacher, (str, os.PathLike)):
+            self.facts.teacher_id = os.fspath(teacher)
+        elif teacher is not None:
+            self._record_teacher(teacher)
+
+    def _record_teacher(self, teacher) -> None:
+        from ..export.model_size import count_parameters
+
+        self.facts.teacher_shape = model_shape(teacher.config)
+        self.facts.teacher_parameters = count_parameters(teacher)
+        self.facts.teacher_id = self.facts.teacher_id or getattr(teacher, "name_or_path", None) or None
+
+    def _record_student(self, model) -> None:
+        from ..export.model_size import count_parameters
+
+        if model is None:
+            return
+        model = getattr(model, "module", model)  # DDP
+        self.facts.student_shape = model_shape(model.config)
+        self.facts.student_parameters = count_parameters(model)
+        self.facts.architecture = type(model).__name__
+
+    def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+        """Open a stage: distillation settings, hyper-parameters, training data, student and teacher."""
+        self._record_student(model)
+        settings = distillation_settings_of(args)
+        teacher = kwargs.get("teacher") or getattr(args, "teacher", None)
+        if teacher is not None and not isinstance(teacher, (str, os.PathLike)):
+            self._record_teacher(teacher)
+        for key in ("teacher_name_or_path", "teacher_model_name_or_path", "teacher_id", "teacher"):
+            if isinstance(settings.get(key), str) and settings[key]:
+                self.facts.teacher_id = self.facts.teacher_id or settings[key]
+        augmentation = {k: v for k, v in settings.items() if any(m in k for m in AUGMENTATION_MARKERS)}
+        if (
+            augmentation
+            and self.facts.augmentation is None
+            and any(v not in (None, False, 0) for v in augmentation.values())
+        ):
+            self.facts.augmentation = augmentation
+        label = _dataset_label(getattr(train_dataloader, "dataset", None)) if train_dataloader is not None else None
+        stage_name = settings.get("stage") or "distillation"
+        self.facts.stages.append(
+            {
+                "stage": str(stage_name),
+                "distillation": {k: v for k, v in settings.items() if k != "stage"},
+                "hyperparameters": hyperparameters_of(args),
+                "train_datasets": [label] if label else [],
+                "training": {},
+                "eval_results": {},
+            }
+        )
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        """Keep the evaluation metrics (without the ``eval_`` prefix and run statistics)."""
+        results = {}
+        for key, value in (metrics or {}).items():
+            name = key.split("_", 1)[1] if key.startswith(("eval_", "test_")) else key
+            if name in NON_RESULT_METRICS or not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            results[name] = float(value)
+        if not results:
+            return
+        self.facts.eval_results = results
+        if self.facts.stages:
+            self.facts.stages[-1]["eval_results"] = results
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        """Close the stage: steps, epochs, final training loss and runtime; the student's final size."""
+        self._record_student(model)
+        if not self.facts.stages:
+            return
+        training = {"steps": state.global_step}
+        if state.epoch is not None:
+            training["epochs"] = round(float(state.epoch), 2)
+        for entry in reversed(state.log_history):
+            if "train_loss" in entry:
+                training["train_loss"] = round(float(entry["train_loss"]), 4)
+                if "train_runtime" in entry:
+                    training["runtime_s"] = round(float(entry["train_runtime"]), 1)
+                break
+        self.facts.stages[-1]["training"] = training
+
+    def write(self, output_dir: str | os.PathLike, **kwargs) -> Path:
+        """Write the card of the facts gathered so far (README.md) and the facts (model_card_facts.json).
+
+        See `write_model_card` for the keyword arguments. Returns the card's path.
+        """
+        path = write_model_card(output_dir, self.facts, **kwargs)
+        self.facts.save(Path(output_dir) / FACTS_FILE)
+        return path
+
+
+# --------------------------------------------------------------------------------------- rendering
+
+
+def speedups_from_benchmark(path: str | os.PathLike) -> list[dict]:
+    """The comparisons of a benchmark JSON (``hf-tinybert benchmark`` / `write_report`) as card rows.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a benchmark report.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Benchmark report {str(path)!r} does not exist")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "comparisons" not in data or "settings" not in data:
+        raise ValueError(f"{str(path)!r} is not a benchmark report (expected 'settings' and 'comparisons' keys)")
+    threads = data["settings"].get("threads")
+    return [
+        {
+            "candidate": f"{c['candidate'][0]} ({c['candidate'][1]})",
+            "baseline": f"{c['baseline'][0]} ({c['baseline'][1]})",
+            "workload": f"{c['workload'][0]} x {c['workload'][1]}",
+            "threads": threads,
+            "speedup": float(c["speedup"]),
+            "flops_ratio": float(c["flops_ratio"]),
+        }
+        for c in data["comparisons"]
+    ]
+
+
+def _pipeline_of(architecture: str | None) -> tuple[str | None, str | None]:
+    if not architecture:
+        return None, None
+    for suffix, pair in ARCHITECTURE_PIPELINES.items():
+        if architecture.endswith(suffix):
+            return pair
+    return None, None
+
+
+def _hub_id(name: str | None) -> str | None:
+    """`name` when it can be a Hub model id (not a local folder), else None: the YAML `base_model` must be one."""
+    from huggingface_hub.utils import validate_repo_id
+
+    if not name or os.path.exists(name):
+        return None
+    try:
+        validate_repo_id(name)
+    except ValueError:
+        return None
+    return name
+
+
+def build_card_data(facts: ModelCardFacts):
+    """The card's YAML metadata as `huggingface_hub.ModelCardData`, with ``model-index`` eval results."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    pipeline_tag, _ = _pipeline_of(facts.architecture)
+    eval_results = None
+    dataset = facts.eval_dataset or {}
+    if facts.eval_results and dataset.get("id"):
+        eval_results = [
+            EvalResult(
+                task_type=pipeline_tag or "text-classification",
+                dataset_type=dataset["id"],
+                dataset_name=dataset.get("name") or dataset["id"],
+                dataset_config=dataset.get("config"),
+                dataset_split=dataset.get("split"),
+                metric_type=metric,
+                metric_name=metric,
+                metric_value=value,
+            )
+            for metric, value in facts.eval_results.items()
+        ]
+    elif facts.eval_results:
+        logger.warning(
+            "Evaluation results without eval_dataset={'id': ...}: the card shows them but has no model-index"
+        )
+    return ModelCardData(
+        model_name=facts.model_name or "tinybert-student",
+        language=facts.language,
+        license=facts.license,
+        library_name="transformers",
+        pipeline_tag=pipeline_tag,
+        tags=list(facts.tags),
+        datasets=list(facts.datasets) or None,
+        base_model=_hub_id(facts.teacher_id),
+        eval_results=eval_results,
+    )
+
+
+def render_model_card(facts: ModelCardFacts | dict, *, template_path: str | os.PathLike | None = None):
+    """The card of `facts` as a `huggingface_hub.ModelCard` (not written anywhere)."""
+    from huggingface_hub import ModelCard
+
+    if isinstance(facts, dict):
+        facts = ModelCardFacts.from_dict(facts)
+    template = Path(template_path) if template_path is not None else TEMPLATE_PATH
+    if not template.is_file():
+        raise FileNotFoundError(f"Model card template {str(template)!r} does not exist")
+    pipeline_tag, auto_class = _pipeline_of(facts.architecture)
+    values = facts.to_dict()
+    values.update(pipeline_tag=pipeline_tag, auto_class=auto_class, onnx_default_file="model.onnx")
+    card_data = build_card_data(facts)
+    return ModelCard.from_template(card_data, template_path=os.fspath(template), **values)
+
+
+def write_model_card(
+    output_dir: str | os.PathLike,
+    facts: ModelCardFacts | dict,
+    *,
+    benchmark_json: str | os.PathLike | None = None,
+    template_path: str | os.PathLike | None = None,
+) -> Path:
+    """Render the model card of a student into ``<output_dir>/README.md``.
+
+    Args:
+        output_dir: the student's folder (created if needed); an existing README.md is replaced.
+        facts: `ModelCardFacts` (e.g. ``callback.facts``) or a dict of its fields.
+        benchmark_json: a benchmark report (``hf-tinybert benchmark`` JSON) whose measured speed-ups the card shows.
+        template_path: another Jinja template (default: the one shipped in ``hf_tinybert/templates``).
+
+    Returns:
+        The path of the card.
+
+    Raises:
+        ValueError: unknown keys in a facts dict, or a file that is not a benchmark report.
+        FileNotFoundError: a missing template or benchmark file.
+    """
+    if isinstance(facts, dict):
+        facts = ModelCardFacts.from_dict(facts)
+    if benchmark_json is not None:
+        facts = dataclasses.replace(facts, speedups=[*facts.speedups, *speedups_from_benchmark(benchmark_json)])
+    output_dir = Path(output_dir)
+    if facts.model_name is None:
+        facts = dataclasses.replace(facts, model_name=output_dir.resolve().name)
+    card = render_model_card(facts, template_path=template_path)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / CARD_FILE
+    path.write_text(str(card), encoding="utf-8")
+    return path
+
+
+__all__ = [
+    "CARD_FILE",
+    "FACTS_FILE",
+    "TEMPLATE_PATH",
+    "ModelCardCallback",
+    "ModelCardFacts",
+    "build_card_data",
+    "distillation_settings_of",
+    "hyperparameters_of",
+    "render_model_card",
+    "speedups_from_benchmark",
+    "write_model_card",
+]
