@@ -7,17 +7,33 @@ gradient accumulation, mixed precision, DDP, checkpointing, logging, evaluation)
 
 Overrides: `compute_loss` (the losses), `create_optimizer` (adds the projections' parameters), `_save` and
 `_load_from_checkpoint` (the projections file beside the student), `_set_signature_columns_if_needed` (keeps
-the columns the teacher needs), `log` (adds the loss components).
+the columns the teacher needs), `log` (adds the loss components), `train` (DeepSpeed only, see below).
+
+Several processes (`torchrun`, `accelerate launch`): the student is wrapped by `Trainer` (DDP, FSDP or DeepSpeed).
+The teacher is never wrapped for training: it is frozen, in eval mode, on each rank's device, and broadcast from
+rank 0 so every rank distils from the same weights; under DeepSpeed ZeRO-3 it is sharded by an inference-only
+DeepSpeed engine instead (as TRL does for its teachers). The projections are a separate module: under DDP and
+FSDP they stay replicated, start from rank 0's values and have their gradients averaged across ranks at the end
+of each accumulation window, before clipping (`_synchronise_projections`); under DeepSpeed, which steps only the
+parameters of the module it wraps, they are registered inside the student for training and split out again
+when saving. Under DDP and FSDP the loss is also routed through the student's outputs with a zero gradient
+(`_ThroughOutputs`): the layer-wise losses use hooked activations, which those wrappers do not see. The loss
+components are averaged across ranks when logged; only the main process writes files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import os
+import re
 from collections import defaultdict
 
+import datasets
 import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
 from torch import nn
 from transformers import (
     AutoModel,
@@ -36,7 +52,7 @@ from . import losses
 from .arguments import DistillationArguments
 from .capture import CapturedActivations, LayerCapture, find_bert_encoder
 from .mapping import build_layer_map
-from .projections import HiddenProjections
+from .projections import PROJECTIONS_FILE, HiddenProjections
 
 logger = logging.get_logger(__name__)
 
@@ -56,6 +72,10 @@ _HEAD_SUFFIXES = {
 }
 # Model inputs both models take from the batch; labels go to the student only.
 _LABEL_COLUMNS = ("labels", "label", "label_ids", "start_positions", "end_positions")
+# Under DeepSpeed the projections train as this submodule of the student (see `DistillationTrainer.train`); state
+# dict keys under it are written to the projections file, never into the student's weights.
+ATTACHED_PROJECTIONS = "distill_projections"
+_ATTACHED_KEY = re.compile(rf"(?:^|\.){ATTACHED_PROJECTIONS}\.(.+)$")
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -83,6 +103,70 @@ def _informative_labels(config) -> list[str] | None:
     if not labels or all(label == f"LABEL_{i}" for i, label in enumerate(labels)):
         return None
     return labels
+
+
+def _split_attached_projections(state_dict: dict) -> tuple[dict, dict]:
+    """(student's entries, projections' entries keyed as in the projections file) of a state dict taken while the
+    projections were attached to the student (`ATTACHED_PROJECTIONS`)."""
+    student, projections = {}, {}
+    for key, value in state_dict.items():
+        match = _ATTACHED_KEY.search(key)
+        if match:
+            projections[match.group(1)] = value
+        else:
+            student[key] = value
+    return student, projections
+
+
+def _clip_by_total_norm(student_params, extra_params, student_norm, max_norm: float) -> torch.Tensor:
+    """Clip two groups of gradients as one, given the first group's norm (which only a sharding wrapper can take).
+
+    Scales every gradient by the coefficient `clip_grad_norm_` would use on the union of both groups; returns the
+    union's norm.
+    """
+    if hasattr(student_norm, "full_tensor"):  # a DTensor (FSDP2)
+        student_norm = student_norm.full_tensor()
+    extra_norm = torch.nn.utils.get_total_norm([p.grad for p in extra_params if p.grad is not None])
+    student_norm = torch.as_tensor(student_norm, dtype=torch.float32, device=extra_norm.device)
+    total = torch.linalg.vector_norm(torch.stack([student_norm, extra_norm.float()]))
+    coefficient = min(1.0, max_norm / (float(total) + 1e-6))
+    if coefficient < 1.0:
+        for param in [*student_params, *extra_params]:
+            if param.grad is not None:
+                param.grad.mul_(coefficient)
+    return total
+
+
+def _grad_tensors(outputs) -> list[torch.Tensor]:
+    """The tensors that require grad in a model's outputs (nested in ModelOutput / tuples / dicts)."""
+    if isinstance(outputs, torch.Tensor):
+        return [outputs] if outputs.requires_grad else []
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if isinstance(outputs, (list, tuple)):
+        return [tensor for item in outputs for tensor in _grad_tensors(item)]
+    return []
+
+
+class _ThroughOutputs(torch.autograd.Function):
+    """The loss, unchanged, made to depend on the wrapped student's outputs with a zero gradient.
+
+    TinyBERT's layer-wise losses are computed from hooked activations, not from what the student's forward returns
+    (general distillation uses none of its outputs). DDP and FSDP start their gradient reduction from the backward
+    of those outputs (DDP's static-graph all-reduce, FSDP's final callback) and expect every parameter reachable
+    from them to get a gradient: without this, DDP either fails on the second step (the pooler gets no gradient) or,
+    with a static graph, silently never all-reduces. Backward hands the outputs zeros (expanded, not allocated).
+    """
+
+    @staticmethod
+    def forward(ctx, loss, *outputs):
+        ctx.outputs = [(tensor.shape, tensor.dtype, tensor.device) for tensor in outputs]
+        return loss.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        zeros = [torch.zeros((), dtype=dtype, device=device).expand(shape) for shape, dtype, device in ctx.outputs]
+        return (grad, *zeros)
 
 
 class DistillationTrainer(Trainer):
@@ -158,7 +242,12 @@ class DistillationTrainer(Trainer):
         if args.load_projections and os.path.isdir(student_path):
             self.projections.load(student_path)
 
+        # DDP: the loss reaches every parameter reachable from the student's outputs (`_ThroughOutputs`), so DDP
+        # need not search for unused ones after each forward (Trainer's default would).
+        if args.ddp_find_unused_parameters is None:
+            args.ddp_find_unused_parameters = False
         super().__init__(model=model, args=args, **kwargs)
+        self._check_process_setup()
         # Evaluation computes the distillation loss even for label-free stages (general distillation).
         self.can_return_loss = True
         self._component_sums: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
@@ -166,11 +255,20 @@ class DistillationTrainer(Trainer):
 
         self.teacher.eval()
         self.teacher.requires_grad_(False)
-        if args.teacher_dtype != "auto":
-            self.teacher.to(getattr(torch, args.teacher_dtype))
-        self.teacher.to(self.args.device)
+        self._projections_attached = False  # DeepSpeed: registered inside the student by `train`
+        if self._deepspeed_zero_stage() == 3:
+            # ZeRO-3 partitions the teacher's weights when it is loaded (zero.Init): an inference-only engine
+            # gathers them layer by layer. Casting or moving partitioned weights here would corrupt them.
+            self.teacher = self._deepspeed_teacher(self.teacher)
+        else:
+            if args.teacher_dtype != "auto":
+                self.teacher.to(getattr(torch, args.teacher_dtype))
+            self.teacher.to(self.args.device)
+            self._broadcast_from_main_process(self.teacher)
         self.projections.to(self.args.device)
         self._teacher_inputs = self._forward_parameters(self.teacher)
+        self._synchronise_projections()
+        self._check_not_split_by_rank()
 
     # ---- checks done before any training ----
 
@@ -273,7 +371,7 @@ class DistillationTrainer(Trainer):
 
         components: dict[str, torch.Tensor] = {}
         if "emb" in self.loss_weights or "hidden" in self.loss_weights:
-            embeddings, hidden_states = self.projections(student_acts.embeddings, student_acts.hidden_states)
+            embeddings, hidden_states = self._project(student_acts.embeddings, student_acts.hidden_states)
             if "emb" in self.loss_weights:
                 components["emb"] = losses.masked_mse(embeddings, teacher_acts.embeddings, padding_mask)
             if "hidden" in self.loss_weights:
@@ -299,6 +397,8 @@ class DistillationTrainer(Trainer):
 
         weights = {**self.loss_weights, "hard": self.args.hard_label_loss_weight}
         loss = sum(weights[name] * value for name, value in components.items())
+        if self._wrapper_needs_outputs_in_loss(model):
+            loss = _ThroughOutputs.apply(loss, *_grad_tensors(outputs))
         self._record_components(components, "train" if model.training else "eval")
         return (loss, outputs) if return_outputs else loss
 
@@ -373,7 +473,9 @@ class DistillationTrainer(Trainer):
 
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
-        params = list(self.projections.named_parameters())
+        # Under DeepSpeed the projections are attached to the student and so already among its parameters.
+        present = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        params = [(name, p) for name, p in self.projections.named_parameters() if id(p) not in present]
         if params and not getattr(optimizer, "_distill_projections_added", False):
             decay = [p for name, p in params if name.endswith("weight")]
             no_decay = [p for name, p in params if not name.endswith("weight")]
@@ -387,15 +489,173 @@ class DistillationTrainer(Trainer):
     def _clip_grad_norm(self, model):
         # Clip the student and the projections together, as one model (the official code's BertAdam does).
         extra = [p for p in self.projections.parameters() if p.grad is not None]
-        if not extra or self.is_fsdp_enabled or self.is_deepspeed_enabled or self._has_mixed_mesh_grads(model):
+        # Attached (DeepSpeed), the projections are among the student's parameters and DeepSpeed clips them.
+        if not extra or self._projections_attached or self.is_deepspeed_enabled or self._has_mixed_mesh_grads(model):
             return super()._clip_grad_norm(model)
+        if self.is_fsdp_enabled:
+            # The student's gradients are sharded: only its wrapper can take their norm. Take it without clipping,
+            # then scale the student's and the (replicated, already averaged) projections' gradients together.
+            student_norm = self.accelerator.clip_grad_norm_(model.parameters(), float("inf"))
+            return _clip_by_total_norm(list(model.parameters()), extra, student_norm, self.args.max_grad_norm)
         return self.accelerator.clip_grad_norm_([*model.parameters(), *extra], self.args.max_grad_norm)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        # Every rank gets here (the state dict may have been gathered collectively); only `should_save` writes.
+        folder = output_dir if output_dir is not None else self.args.output_dir
+        if self._projections_attached and state_dict is None:
+            state_dict = self.model.state_dict()
+        projection_state: dict = {}
+        if self._projections_attached:  # keep them out of the student's weights
+            state_dict, projection_state = _split_attached_projections(state_dict)
         super()._save(output_dir, state_dict)
-        if self.args.should_save:
-            self.projections.save(output_dir if output_dir is not None else self.args.output_dir)
+        if not self.args.should_save:
+            return
+        if projection_state:
+            state = {name: tensor.detach().contiguous().cpu() for name, tensor in projection_state.items()}
+            save_file(
+                state, os.path.join(folder, PROJECTIONS_FILE), metadata={"format": "pt", "mode": self.projections.mode}
+            )
+        elif self._projections_attached and self._deepspeed_zero_stage() == 3:
+            logger.warning(
+                f"The projections were not gathered (stage3_gather_16bit_weights_on_model_save=false): {folder} has no "
+                f"{PROJECTIONS_FILE}; they are in the DeepSpeed checkpoint (zero_to_fp32.py recovers them)"
+            )
+        else:
+            self.projections.save(folder)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         super()._load_from_checkpoint(resume_from_checkpoint, model)
-        self.projections.load(resume_from_checkpoint)
+        if not self.projections.load(resume_from_checkpoint) and any(True for _ in self.projections.parameters()):
+            logger.warning(
+                f"{resume_from_checkpoint} has no {PROJECTIONS_FILE}: the projections restart from their initial values"
+            )
+
+    # ---- several processes (torchrun / accelerate launch) ----
+
+    def train(self, *args, **kwargs):
+        """`Trainer.train`. Under DeepSpeed the projections first become a submodule of the student (named
+        `distill_projections`, for the trainer's lifetime): DeepSpeed only trains, reduces, clips and checkpoints the
+        parameters of the module it wraps. `save_model` still writes them beside the student, not inside it."""
+        if self.is_deepspeed_enabled:
+            self._attach_projections()
+        return super().train(*args, **kwargs)
+
+    def _attach_projections(self) -> None:
+        if self._projections_attached or not any(True for _ in self.projections.parameters()):
+            return
+        unwrap(self.model).add_module(ATTACHED_PROJECTIONS, self.projections)
+        self._projections_attached = True
+
+    def _project(self, embeddings: torch.Tensor | None, hidden_states: dict[int, torch.Tensor]):
+        # Under FSDP or DeepSpeed mixed precision the student may compute in bf16/fp16 while the projections keep
+        # another dtype: feed them their own (autocast, where active, still chooses the matmul's precision).
+        weight = next(self.projections.parameters(), None)
+        if weight is not None:
+            embeddings = None if embeddings is None else embeddings.to(weight.dtype)
+            hidden_states = {m: h.to(weight.dtype) for m, h in hidden_states.items()}
+        return self.projections(embeddings, hidden_states)
+
+    def _wrapper_needs_outputs_in_loss(self, model: nn.Module) -> bool:
+        # See `_ThroughOutputs`. Only a training forward through a DDP or FSDP wrapper needs it.
+        if not (torch.is_grad_enabled() and model.training):
+            return False
+        return isinstance(model, nn.parallel.DistributedDataParallel) or self.is_fsdp_enabled
+
+    def _is_distributed(self) -> bool:
+        return self.accelerator.num_processes > 1 and dist.is_available() and dist.is_initialized()
+
+    def _deepspeed_zero_stage(self) -> int | None:
+        if not self.is_deepspeed_enabled:
+            return None
+        return self.accelerator.state.deepspeed_plugin.zero_stage
+
+    def _deepspeed_teacher(self, teacher: nn.Module) -> nn.Module:
+        """The teacher in an inference-only DeepSpeed ZeRO-3 engine, as TRL's `prepare_deepspeed` does for its
+        teachers: weights partitioned across ranks, gathered layer by layer in the forward (hooks still see every
+        layer). Written against DeepSpeed's API; not run in this project's tests (no GPUs, DeepSpeed not installed)."""
+        import deepspeed
+
+        config = copy.deepcopy(self.accelerator.state.deepspeed_plugin.deepspeed_config)
+        config.pop("optimizer", None)  # frozen: nothing to optimise or schedule
+        config.pop("scheduler", None)
+        hidden = unwrap(teacher).config.hidden_size
+        # These may still read "auto" here (Trainer fills them from the student when training starts).
+        config.setdefault("zero_optimization", {}).update(
+            reduce_bucket_size=hidden * hidden,
+            stage3_param_persistence_threshold=10 * hidden,
+            stage3_prefetch_bucket_size=int(0.9 * hidden * hidden),
+        )
+        engine, *_ = deepspeed.initialize(model=teacher, config=config)
+        engine.eval()
+        return engine
+
+    def _broadcast_from_main_process(self, module: nn.Module) -> None:
+        """Give every rank rank 0's parameters and buffers of `module` (nothing in a single process): every rank then
+        works with the same values, even if ranks loaded or initialised them differently (a randomly initialised
+        head, placeholders left by FSDP's RAM-efficient loading)."""
+        if not self._is_distributed():
+            return
+        with torch.no_grad():
+            for tensor in [*module.parameters(), *module.buffers()]:
+                dist.broadcast(tensor.data, src=0)
+
+    def _synchronise_projections(self) -> None:
+        """Keep the projections identical on every rank under DDP and FSDP (DeepSpeed trains them attached).
+
+        They sit outside the module DDP/FSDP wraps, so nothing else would synchronise them: each rank would train its
+        own copy on its own batches, and the joint clipping would scale each rank's student gradients differently.
+        Every rank starts from rank 0's values, and each parameter's gradient is averaged across ranks when the
+        accumulation window closes (`sync_gradients`), before clipping and the optimizer step: the approach
+        `Trainer._sync_replicated_trainable_parameters` takes for replicated parameters beside FSDP2.
+        """
+        if not self._is_distributed() or self.is_deepspeed_enabled:
+            return
+        self._broadcast_from_main_process(self.projections)
+        for param in self.projections.parameters():
+            param.register_post_accumulate_grad_hook(self._average_gradient_across_ranks)
+
+    def _average_gradient_across_ranks(self, param: torch.Tensor) -> None:
+        if param.grad is None or not self.accelerator.sync_gradients:
+            return
+        param.grad.div_(self.accelerator.num_processes)
+        dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)  # gloo has no ReduceOp.AVG
+
+    def _check_process_setup(self) -> None:
+        """Refuse a launch of several processes in which the trainer is not distributed (on CPU without
+        `use_cpu=True`): each process would train its own student on all the data and overwrite the others' files."""
+        world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if world_size > 1 and self.accelerator.num_processes == 1:
+            raise ValueError(
+                f"{world_size} processes were launched but the trainer is not distributed (parallel_mode="
+                f"{self.args.parallel_mode.value}): each process would train alone. On a machine without GPUs set "
+                "use_cpu=True (--use_cpu) so that the processes train one model with DDP over gloo."
+            )
+        if self.is_fsdp_enabled and self.accelerator.is_fsdp2 and any(True for _ in self.projections.parameters()):
+            # accelerate's FSDP2 preparation maps every optimizer parameter to a sharded one of the model and raises
+            # a KeyError for the projections, which live beside it.
+            raise ValueError(
+                "FSDP2 (fsdp_version: 2) cannot train the distillation projections, which live beside the sharded "
+                f"student (student hidden size {self.projections.student_size}, teacher {self.projections.teacher_size})."
+                " Use fsdp_version: 1 (examples/accelerate/fsdp.yaml), DDP or DeepSpeed."
+            )
+
+    def _check_not_split_by_rank(self) -> None:
+        """Refuse a streamed dataset already split by rank: `Trainer` splits what it is given across the processes
+        again, so each rank would see a part of its part and most of the data would silently never be used."""
+        if self.accelerator.num_processes == 1:
+            return
+        named = {"train_dataset": self.train_dataset}
+        if isinstance(self.eval_dataset, dict):
+            named.update({f"eval_dataset[{key!r}]": value for key, value in self.eval_dataset.items()})
+        else:
+            named["eval_dataset"] = self.eval_dataset
+        for name, dataset in named.items():
+            split = getattr(dataset, "_distributed", None) if isinstance(dataset, datasets.IterableDataset) else None
+            if split is not None:
+                raise ValueError(
+                    f"{name} is already split by rank (rank {split.rank} of {split.world_size}, e.g. by "
+                    "shard_for_rank or load_corpus(shard_by_rank=True)), and the trainer splits its data across the "
+                    f"{self.accelerator.num_processes} processes itself: only 1/{self.accelerator.num_processes} of "
+                    "the data would be used. Pass the whole dataset: by default rank 0 reads it and hands every rank "
+                    "its batches; with accelerator_config={'dispatch_batches': False} each rank reads its own shards."
+                )
