@@ -20,5 +20,6 @@ def main(argv: list[str] | None = None) -> int:
         (EvaluateArguments, TaskDataArguments, TrainingArguments), argv, "hf-tinybert evaluate", __doc__
     )
     metrics = evaluate_model(args, data_args, training_args)
-    print(json.dumps(metrics, indent=2))
+    if training_args.should_save:  # once, on the main process
+        print(json.dumps(metrics, indent=2))
     return 0

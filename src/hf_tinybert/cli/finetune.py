@@ -20,5 +20,6 @@ def main(argv: list[str] | None = None) -> int:
         (FinetuneArguments, TaskDataArguments, TrainingArguments), argv, "hf-tinybert finetune", __doc__
     )
     metrics = finetune(model_args, data_args, training_args)
-    print(json.dumps(metrics, indent=2))
+    if training_args.should_save:  # once, on the main process
+        print(json.dumps(metrics, indent=2))
     return 0

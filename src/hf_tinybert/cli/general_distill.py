@@ -23,5 +23,6 @@ def main(argv: list[str] | None = None) -> int:
         defaults={"stage": "general"},
     )
     metrics = general_distill(args, training_args)
-    print(json.dumps(metrics, indent=2))
+    if training_args.should_save:  # once, on the main process
+        print(json.dumps(metrics, indent=2))
     return 0

@@ -35,5 +35,6 @@ def main(argv: list[str] | None = None) -> int:
         defaults={"stage": "intermediate" if stage == "both" else stage},
     )
     metrics = task_distill(args, data_args, training_args, stage=stage)
-    print(json.dumps(metrics, indent=2))
+    if training_args.should_save:  # once, on the main process
+        print(json.dumps(metrics, indent=2))
     return 0

@@ -284,6 +284,10 @@ def shard_for_rank(
     chunks; a streamed one is split by shards (files) when their number divides `world_size`, else
     each process keeps every `world_size`-th example.
 
+    Not for data given to `Trainer` / `DistillationTrainer`: they split their data across processes
+    themselves, so a pre-split dataset would be split twice (the trainer refuses it). Use it in loops
+    of your own.
+
     Args:
         dataset: the dataset.
         rank: this process's rank (default: `torch.distributed`'s when initialised, else `$RANK`, else 0).

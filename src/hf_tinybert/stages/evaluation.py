@@ -36,5 +36,6 @@ def evaluate_model(args: EvaluateArguments, data_args: TaskDataArguments, traini
     )
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
-    save_run_arguments(training_args.output_dir, args, data_args)
+    if training_args.should_save:
+        save_run_arguments(training_args.output_dir, args, data_args)
     return metrics

@@ -105,14 +105,17 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_metrics("train", train_result.metrics)
     if args.lora:
-        model.save_pretrained(os.path.join(training_args.output_dir, "lora_adapter"))
+        if training_args.should_save:
+            model.save_pretrained(os.path.join(training_args.output_dir, "lora_adapter"))
         trainer.model = model = model.merge_and_unload()
-        model.save_pretrained(training_args.output_dir)
-        tokenizer.save_pretrained(training_args.output_dir)
+        if training_args.should_save:
+            model.save_pretrained(training_args.output_dir)
+            tokenizer.save_pretrained(training_args.output_dir)
     else:
         trainer.save_model()
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
     trainer.save_state()
-    save_run_arguments(training_args.output_dir, args, data_args, training_args)
+    if training_args.should_save:
+        save_run_arguments(training_args.output_dir, args, data_args, training_args)
     return metrics

@@ -92,7 +92,7 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
         config_name=args.corpus_config,
         streaming=args.streaming or None,
         max_documents=args.max_documents,
-        shard_by_rank=args.streaming,
+        shard_by_rank=False,  # Trainer splits the data across processes itself
     )
     blocks = pack_corpus(documents, tokenizer, args.max_seq_length)
     if isinstance(blocks, IterableDataset) and training_args.max_steps <= 0:
@@ -114,5 +114,6 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
     trainer.save_model()
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
-    save_run_arguments(training_args.output_dir, args, training_args)
+    if training_args.should_save:
+        save_run_arguments(training_args.output_dir, args, training_args)
     return result.metrics

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+import torch
 from transformers import AutoTokenizer
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
@@ -163,8 +164,11 @@ def task_distill(
             )
             step_checkpoint = _last_checkpoint(intermediate_dir) if resume else None
             _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, evaluate=False)
-            with open(done_marker, "w", encoding="utf-8") as f:
-                json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
+            if training_args.should_save:
+                with open(done_marker, "w", encoding="utf-8") as f:
+                    json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
+            if training_args.world_size > 1:
+                torch.distributed.barrier()  # the other ranks load the intermediate student rank 0 just saved
         student = HEAD_AUTO_CLASSES[data.head].from_pretrained(intermediate_dir)
         # Paper: keep the best dev checkpoint of the prediction step.
         per_epoch = training_args.eval_strategy == "no"
@@ -184,5 +188,6 @@ def task_distill(
 
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
-    save_run_arguments(output_dir, args, data_args, training_args)
+    if training_args.should_save:
+        save_run_arguments(output_dir, args, data_args, training_args)
     return metrics
