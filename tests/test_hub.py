@@ -262,3 +262,40 @@ def test_cli_push(student_dir, hub, online, capsys, monkeypatch):
     assert push_cli.main([str(student_dir), "--repo_id", "bad//id", "--endpoint", hub.url]) == 2
     assert "Repository id 'bad//id' is not valid" in capsys.readouterr().err
     assert push_cli.main(["--help"]) == 0
+
+
+def test_distillation_trainer_push_to_hub_uploads_student_and_card(tmp_path, tiny_tokenizer_dir, hub, online):
+    from datasets import Dataset
+
+    from hf_tinybert import DistillationArguments, DistillationTrainer
+
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(tiny_teacher_config(num_labels=2))
+    student = TinyBertForSequenceClassification(tiny_student_config(num_labels=2))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    data = Dataset.from_dict(dict(tokenizer(TEXTS * 4)) | {"labels": [1, 0] * 4})
+    args = DistillationArguments(
+        output_dir=str(tmp_path / "student"),
+        hub_model_id="me/pushed",
+        max_steps=2,
+        use_cpu=True,
+        report_to=[],
+        per_device_train_batch_size=4,
+        save_strategy="no",
+        disable_tqdm=True,
+        stage="joint",
+    )
+    trainer = DistillationTrainer(
+        student, args, teacher_model=teacher, train_dataset=data, eval_dataset=data, processing_class=tokenizer
+    )
+    trainer.train()
+    trainer.evaluate()
+    trainer.model_card_callback.facts.eval_dataset = {"id": "local/tiny", "name": "tiny", "config": "default", "split": "dev"}
+    result = trainer.push_to_hub(token=TOKEN, endpoint=hub.url)
+    files = hub.files("me/pushed")
+    assert result.repo_id == "me/pushed"
+    assert {"README.md", "model.safetensors", "modeling_tinybert.py", "tokenizer.json"} <= set(files)
+    assert not any("projections" in name for name in files)  # the projections stay home
+    card = files["README.md"].decode()
+    assert "model-index" in card and "local/tiny" in card and TOKEN not in card
+    assert "Stage 1: joint" in card and "`uniform`" in card  # the stage and its layer map

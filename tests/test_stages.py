@@ -202,6 +202,10 @@ def test_general_then_task_distillation_and_evaluate(tmp_path, teacher_base, fin
     assert results["eval_accuracy"] >= 0.8
     state = json.loads((student / "trainer_state.json").read_text())
     assert state["best_metric"] == pytest.approx(results["eval_accuracy"])  # best dev checkpoint kept
+    card = (student / "README.md").read_text()
+    facts = json.loads((student / "model_card_facts.json").read_text())
+    assert [stage["stage"] for stage in facts["stages"]] == ["general", "intermediate", "prediction"]
+    assert "model-index" in card and "nyu-mll/glue" in card
 
     # the same command again: refuses to overwrite the finished run
     with pytest.raises(FileExistsError, match="overwrite_output_dir"):

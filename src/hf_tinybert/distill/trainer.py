@@ -248,6 +248,7 @@ class DistillationTrainer(Trainer):
             args.ddp_find_unused_parameters = False
         super().__init__(model=model, args=args, **kwargs)
         self._check_process_setup()
+        self.model_card_callback = self._model_card_callback(student_path)
         # Evaluation computes the distillation loss even for label-free stages (general distillation).
         self.can_return_loss = True
         self._component_sums: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
@@ -529,6 +530,65 @@ class DistillationTrainer(Trainer):
             logger.warning(
                 f"{resume_from_checkpoint} has no {PROJECTIONS_FILE}: the projections restart from their initial values"
             )
+
+    # ---- model card and publishing ----
+
+    def _model_card_callback(self, student_path: str):
+        """The `ModelCardCallback` gathering this run's facts (SetFit-style): the one passed in `callbacks`, else a
+        new one that continues the facts of the student's folder (e.g. its general-distillation stage)."""
+        from ..hub.card import FACTS_FILE, ModelCardCallback, ModelCardFacts
+
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, ModelCardCallback):
+                return callback
+        facts_file = os.path.join(student_path, FACTS_FILE) if student_path else ""
+        facts = ModelCardFacts.load(facts_file) if os.path.isfile(facts_file) else None
+        callback = ModelCardCallback(self.teacher, facts=facts)
+        self.add_callback(callback)
+        return callback
+
+    def create_model_card(self, **kwargs) -> None:
+        """Write the student's model card (README.md) and its facts (model_card_facts.json) into `output_dir`:
+        teacher, stages, layer map, loss weights, temperature, data, evaluation results, sizes."""
+        if not self.args.should_save:
+            return
+        if kwargs.get("model_name"):
+            self.model_card_callback.facts.model_name = kwargs["model_name"]
+        if kwargs.get("dataset"):
+            datasets_ = kwargs["dataset"]
+            self.model_card_callback.facts.datasets = [datasets_] if isinstance(datasets_, str) else list(datasets_)
+        self.model_card_callback.write(self.args.output_dir)
+
+    def push_to_hub(
+        self,
+        commit_message: str | None = "End of training",
+        blocking: bool = True,
+        token=None,
+        revision=None,
+        private=None,
+        **kwargs,
+    ):
+        """Save the student, write its card and upload the folder with `hf_tinybert.hub.push_student`: weights
+        (safetensors), tokenizer, card, the code files for `trust_remote_code`, and with `include_plain_bert=True` /
+        `include_onnx=True` the plain-BERT variant and an int8 ONNX export. The repository is
+        `args.hub_model_id` (default: the output folder's name); `endpoint=` overrides `HF_ENDPOINT`."""
+        from ..hub.push import push_student
+
+        self.save_model(_internal_call=True)
+        if not self.args.should_save:
+            return None
+        self.create_model_card(**{k: kwargs.pop(k) for k in ("model_name", "dataset") if k in kwargs})
+        repo_id = self.args.hub_model_id or os.path.basename(os.path.normpath(self.args.output_dir))
+        return push_student(
+            self.args.output_dir,
+            repo_id,
+            token=token or self.args.hub_token,
+            private=bool(self.args.hub_private_repo if private is None else private),
+            commit_message=commit_message or "Upload TinyBERT student with hf-tinybert",
+            revision=revision,
+            facts=self.model_card_callback.facts,
+            **kwargs,
+        )
 
     # ---- several processes (torchrun / accelerate launch) ----
 

@@ -3,6 +3,7 @@ the intermediate-layer losses (embeddings, attention, hidden states), optionally
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from datasets import IterableDataset
@@ -114,6 +115,8 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
     trainer.save_model()
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
+    trainer.model_card_callback.facts.datasets.extend(os.path.basename(s) for s in sources)
+    trainer.create_model_card()
     if training_args.should_save:
         save_run_arguments(training_args.output_dir, args, training_args)
     return result.metrics

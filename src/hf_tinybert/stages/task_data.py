@@ -138,6 +138,16 @@ class TaskData:
             "label2id": {name: i for i, name in enumerate(self.label_names)},
         }
 
+    def card_dataset(self) -> dict[str, str]:
+        """The evaluation data as the model card's `model-index` names it."""
+        if self.kind == "question_answering":
+            hub_id = "rajpurkar/squad_v2" if self.name == "squad_v2" else "rajpurkar/squad"
+            return {"id": hub_id, "name": self.name.upper(), "config": "plain_text", "split": "validation"}
+        if self.name in GLUE_TASKS:
+            split = next(iter(self.eval_sets))
+            return {"id": "nyu-mll/glue", "name": f"GLUE {self.name.upper()}", "config": self.name, "split": split}
+        return {"id": self.name, "name": self.name, "config": "default", "split": next(iter(self.eval_sets))}
+
     def compute_metrics(self, eval_set: str = "validation") -> Callable[[Any], dict[str, float]]:
         """A `compute_metrics` for `Trainer` on `eval_set` (SQuAD: post-processes spans into answer texts)."""
         if self.kind != "question_answering":

@@ -105,6 +105,7 @@ def _run_step(student, teacher, tokenizer, data: TaskData, args: DistillationArg
     trainer.save_model()
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
+    trainer.create_model_card()  # the next step (and the final card) continue these facts
     return trainer
 
 
@@ -188,6 +189,12 @@ def task_distill(
 
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
+    facts = trainer.model_card_callback.facts
+    facts.eval_dataset = data.card_dataset()
+    facts.datasets = list(dict.fromkeys([*facts.datasets, data.card_dataset()["id"]]))
+    if data_args.train_file:
+        facts.datasets.append(os.path.basename(data_args.train_file))
+    trainer.create_model_card()
     if training_args.should_save:
         save_run_arguments(output_dir, args, data_args, training_args)
     return metrics
