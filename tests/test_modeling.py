@@ -298,3 +298,13 @@ def test_saved_students_load_with_trust_remote_code_in_a_process_without_the_pac
     with torch.no_grad():
         expected_hidden = classifier_encoder(**inputs).last_hidden_state
     assert torch.equal(encoder["outputs"]["last_hidden_state"], expected_hidden)
+
+
+def test_preset_takes_the_teachers_vocabulary_and_fit_size():
+    from transformers import BertConfig
+
+    teacher = BertConfig(vocab_size=1234, hidden_size=384, max_position_embeddings=256, pad_token_id=3)
+    config = TinyBertConfig.from_preset("tinybert-4l-312d", teacher, num_labels=5)
+    assert (config.vocab_size, config.max_position_embeddings, config.pad_token_id) == (1234, 256, 3)
+    assert (config.fit_size, config.hidden_size, config.num_labels) == (384, 312, 5)
+    assert TinyBertConfig.from_preset("tinybert-4l-312d", teacher, fit_size=768).fit_size == 768

@@ -53,12 +53,14 @@ class TinyBertConfig(BertConfig):
     fit_size: int = 768
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "TinyBertConfig":
+    def from_preset(cls, name: str, teacher_config=None, **overrides) -> "TinyBertConfig":
         """Build the config of one of the paper's student shapes; any field can be overridden.
 
         Args:
             name: one of `TINYBERT_PRESETS` (`"tinybert-4l-312d"`, `"tinybert-6l-768d"`).
-            **overrides: config fields that replace the preset's values (`vocab_size`, `num_labels`, ...).
+            teacher_config: the teacher's config, whose vocabulary size, positions, token types and padding id
+                the student takes, with `fit_size` = the teacher's hidden size.
+            **overrides: config fields that replace the preset's (and teacher's) values (`num_labels`, ...).
 
         Raises:
             ValueError: if `name` is not a known preset.
@@ -67,7 +69,16 @@ class TinyBertConfig(BertConfig):
             raise ValueError(
                 f"Unknown TinyBERT preset {name!r}; valid presets are: {', '.join(sorted(TINYBERT_PRESETS))}"
             )
-        return cls(**{**TINYBERT_PRESETS[name], **overrides})
+        from_teacher = {}
+        if teacher_config is not None:
+            from_teacher = {
+                "vocab_size": teacher_config.vocab_size,
+                "max_position_embeddings": teacher_config.max_position_embeddings,
+                "type_vocab_size": teacher_config.type_vocab_size,
+                "pad_token_id": teacher_config.pad_token_id,
+                "fit_size": teacher_config.hidden_size,
+            }
+        return cls(**{**TINYBERT_PRESETS[name], **from_teacher, **overrides})
 
 
 __all__ = ["TINYBERT_PRESETS", "TinyBertConfig"]

@@ -57,15 +57,7 @@ def build_student(student_model: str, teacher_config, mlm: bool):
     """Load a student folder, or build a fresh one from a preset with the teacher's vocabulary and fit_size."""
     cls = TinyBertForMaskedLM if mlm else TinyBertModel
     if student_model in TINYBERT_PRESETS:
-        config = TinyBertConfig.from_preset(
-            student_model,
-            vocab_size=teacher_config.vocab_size,
-            max_position_embeddings=teacher_config.max_position_embeddings,
-            type_vocab_size=teacher_config.type_vocab_size,
-            pad_token_id=teacher_config.pad_token_id,
-            fit_size=teacher_config.hidden_size,
-        )
-        return cls(config)
+        return cls(TinyBertConfig.from_preset(student_model, teacher_config))
     return cls.from_pretrained(student_model)
 
 

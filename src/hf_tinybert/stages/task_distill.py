@@ -60,16 +60,7 @@ def load_student(student_model: str, data: TaskData, teacher_config):
     cls = TinyBertForQuestionAnswering if data.kind == "question_answering" else TinyBertForSequenceClassification
     labels = data.model_config_kwargs()
     if student_model in TINYBERT_PRESETS:
-        config = TinyBertConfig.from_preset(
-            student_model,
-            vocab_size=teacher_config.vocab_size,
-            max_position_embeddings=teacher_config.max_position_embeddings,
-            type_vocab_size=teacher_config.type_vocab_size,
-            pad_token_id=teacher_config.pad_token_id,
-            fit_size=teacher_config.hidden_size,
-            **labels,
-        )
-        return cls(config)
+        return cls(TinyBertConfig.from_preset(student_model, teacher_config, **labels))
     return HEAD_AUTO_CLASSES[data.head].from_pretrained(student_model, **labels)
 
 
