@@ -144,6 +144,58 @@ def main(argv=None) -> int:
 
     results = {}
     load_before = os.getloadavg()[0]
+
+    def write_tables() -> None:
+        lines = [
+            "# Step cost of TinyBERT distillation (CPU)",
+            "",
+            "Produced by `python benchmarks/step_cost.py`. Teacher: MiniLM-L6-H384 shape (6 layers, hidden 384, 12 heads, "
+            "FFN 1536); student: `tinybert-4l-312d` (fit_size 384); random weights; batch 32; one step = forward(s) + "
+            "backward + AdamW step. Medians of "
+            f"{args.rounds} interleaved rounds after a warm-up; {torch.get_num_threads()} torch threads on "
+            f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}.",
+            "",
+            f"Machine load average (1 min) at the start and end: {load_before:.2f} / {os.getloadavg()[0]:.2f}. On a "
+            "shared machine the CPU time of this process is the steadier measure of the work done; both are shown.",
+            "",
+            "| seq | step | median wall (s) | median CPU (s) | peak RSS (MiB) |",
+            "|---:|---|---:|---:|---:|",
+        ]
+        for seq, r in results.items():
+            for m in METHODS:
+                mem = r["peak_rss_mib"][m]
+                lines.append(
+                    f"| {seq} | {LABELS[m]} | {r['median_s'][m]:.3f} | {r['median_cpu_s'][m]:.3f} | "
+                    f"{'' if mem is None else f'{mem:.0f}'} |"
+                )
+        lines += [
+            "",
+            "| seq | (a)/(b) wall | (a)/(b) CPU | (c)/(a) wall | (c)/(a) CPU |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for seq, r in results.items():
+            med, cpu_med = r["median_s"], r["median_cpu_s"]
+            lines.append(
+                f"| {seq} | {med['a'] / med['b']:.3f} | {cpu_med['a'] / cpu_med['b']:.3f} | {med['c'] / med['a']:.2f} | "
+                f"{cpu_med['c'] / cpu_med['a']:.2f} |"
+            )
+        lines += [
+            "",
+            "Targets (issue 3): (a)/(b) <= 1.08 and (c)/(a) >= 1.15 at seq 128, and more at 512.",
+            "",
+            "Why (a) is cheap: hooks capture only the mapped modules; the attention MSE is computed from Q and K "
+            "with Gram matrices (Σ(QₛKₛᵀ − QₜKₜᵀ)² = ‖QₛᵀQₛ ⊙ KₛᵀKₛ‖ + … , O(S·d²) per head) instead of building "
+            "the (B, h, S, S) score tensors, and both models keep the sdpa kernel. (c) builds every layer's attention "
+            "map in eager attention and keeps them for backward.",
+        ]
+        table = "\n".join(lines) + "\n"
+        print(table)
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(table)
+        with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
+            json.dump({str(k): v for k, v in results.items()}, f, indent=2)
+
     for seq in args.seq:
         teacher, student, batch = build(seq)
         steps = {m: Step(m, teacher, student, batch) for m in METHODS}
@@ -169,56 +221,8 @@ def main(argv=None) -> int:
             "cpu_s": cpu,
             "peak_rss_mib": memory,
         }
+        write_tables()  # after every length, so a run cut short keeps what it measured
 
-    lines = [
-        "# Step cost of TinyBERT distillation (CPU)",
-        "",
-        "Produced by `python benchmarks/step_cost.py`. Teacher: MiniLM-L6-H384 shape (6 layers, hidden 384, 12 heads, "
-        "FFN 1536); student: `tinybert-4l-312d` (fit_size 384); random weights; batch 32; one step = forward(s) + "
-        "backward + AdamW step. Medians of "
-        f"{args.rounds} interleaved rounds after a warm-up; {torch.get_num_threads()} torch threads on "
-        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}.",
-        "",
-        f"Machine load average (1 min) at the start and end: {load_before:.2f} / {os.getloadavg()[0]:.2f}. On a "
-        "shared machine the CPU time of this process is the steadier measure of the work done; both are shown.",
-        "",
-        "| seq | step | median wall (s) | median CPU (s) | peak RSS (MiB) |",
-        "|---:|---|---:|---:|---:|",
-    ]
-    for seq, r in results.items():
-        for m in METHODS:
-            mem = r["peak_rss_mib"][m]
-            lines.append(
-                f"| {seq} | {LABELS[m]} | {r['median_s'][m]:.3f} | {r['median_cpu_s'][m]:.3f} | "
-                f"{'' if mem is None else f'{mem:.0f}'} |"
-            )
-    lines += [
-        "",
-        "| seq | (a)/(b) wall | (a)/(b) CPU | (c)/(a) wall | (c)/(a) CPU |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for seq, r in results.items():
-        med, cpu_med = r["median_s"], r["median_cpu_s"]
-        lines.append(
-            f"| {seq} | {med['a'] / med['b']:.3f} | {cpu_med['a'] / cpu_med['b']:.3f} | {med['c'] / med['a']:.2f} | "
-            f"{cpu_med['c'] / cpu_med['a']:.2f} |"
-        )
-    lines += [
-        "",
-        "Targets (issue 3): (a)/(b) <= 1.08 and (c)/(a) >= 1.15 at seq 128, and more at 512.",
-        "",
-        "Why (a) is cheap: hooks capture only the mapped modules; the attention MSE is computed from Q and K "
-        "with Gram matrices (Σ(QₛKₛᵀ − QₜKₜᵀ)² = ‖QₛᵀQₛ ⊙ KₛᵀKₛ‖ + … , O(S·d²) per head) instead of building "
-        "the (B, h, S, S) score tensors, and both models keep the sdpa kernel. (c) builds every layer's attention "
-        "map in eager attention and keeps them for backward.",
-    ]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as f:
-        f.write(table)
-    with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
-        json.dump({str(k): v for k, v in results.items()}, f, indent=2)
     return 0
 
 
