@@ -53,7 +53,7 @@ class AugmentArguments:
     )
     split: str | None = field(default=None, metadata={"help": "Split to read when --input is a DatasetDict folder."})
     max_examples: int | None = field(default=None, metadata={"help": "Augment only the first N examples."})
-    batch_size: int = field(default=64, metadata={"help": "Examples per batch (does not change the result)."})
+    batch_size: int = field(default=256, metadata={"help": "Examples per batch (does not change the result)."})
     num_proc: int | None = field(default=None, metadata={"help": "Processes (does not change the result)."})
     mlm_max_tokens_per_forward: int = field(
         default=2048, metadata={"help": "Token budget of one masked-LM forward (does not change the result)."}
