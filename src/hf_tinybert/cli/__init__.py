@@ -12,6 +12,7 @@ import sys
 
 # subcommand -> module (in the order of TinyBERT's recipe)
 COMMANDS: dict[str, str] = {
+    "demo": "hf_tinybert.cli.demo",
     "finetune": "hf_tinybert.cli.finetune",
     "general-distill": "hf_tinybert.cli.general_distill",
     "augment": "hf_tinybert.cli.augment",
