@@ -48,12 +48,11 @@ def load_model_for_task(path: str, data: TaskData):
     if data.kind == "question_answering":
         return AutoModelForQuestionAnswering.from_pretrained(path)
     config = AutoConfig.from_pretrained(path)
+    is_classifier = any(a.endswith("ForSequenceClassification") for a in config.architectures or [])
+    if not is_classifier:  # a bare encoder's default 2 labels say nothing: it gets a new head
+        return AutoModelForSequenceClassification.from_pretrained(path, **data.model_config_kwargs())
     check_label_order(data.label_names, config)
-    if (
-        getattr(config, "num_labels", None) not in (None, data.num_labels)
-        and config.architectures
-        and any(a.endswith("ForSequenceClassification") for a in config.architectures)
-    ):
+    if getattr(config, "num_labels", None) not in (None, data.num_labels):
         raise ValueError(
             f"{path} is a classifier with num_labels={config.num_labels}, but task {data.name!r} has "
             f"{data.num_labels} labels"
