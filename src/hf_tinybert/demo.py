@@ -53,6 +53,8 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from .modeling.weight_selection import save_sliced_student, select_student_weights
+
 logger = logging.get_logger(__name__)
 
 #: The extra that installs everything the demo needs.
@@ -594,131 +596,6 @@ def _general_arguments(demo: _Demo):
     )
 
 
-def select_student_weights(teacher, student=STUDENT_PRESET, layer_map: str = "uniform"):
-    """A narrower student whose weights are a slice of the teacher's ("weight selection", Xu et al., 2024).
-
-    Student layer m starts as teacher layer g(m) of `layer_map` (as in distillation); every weight keeps the
-    teacher's first `hidden_size` hidden units, the first `head_size` dimensions of each attention head and the
-    first `intermediate_size` feed-forward units. The projections W_e, W_h (student -> teacher width) start as the
-    matching embedding of the kept units, so the distillation losses start from the slicing error instead of
-    from a random student. A random 4-layer student needs hours of general distillation before it can learn a
-    task (measured for this demo: after 600 task-distillation steps it was still at chance); the slice learns
-    the BBC topics in a few dozen steps.
-
-    Args:
-        teacher: a BERT-family encoder (`BertModel`) at least as wide and deep as the student, with as many heads.
-        student: the student's shape: a preset name (`TINYBERT_PRESETS`) or a `TinyBertConfig` (its vocabulary,
-            positions and token types must be the teacher's).
-        layer_map: which teacher layer each student layer comes from (`"uniform"`, `"first"`, `"last"` or a list).
-
-    Returns:
-        `(student, projections)`: a `TinyBertModel` and `{name: tensor}` in the "separate" layout of
-        `distill_projections.safetensors` (`embeddings.weight`, `embeddings.bias`, `hidden.weight`, `hidden.bias`).
-
-    Raises:
-        ValueError: the teacher is narrower, shallower or has another number of heads (or another vocabulary)
-            than the student.
-    """
-    import torch
-
-    from .distill.mapping import build_layer_map
-    from .modeling import TinyBertConfig, TinyBertModel
-
-    t = teacher.config
-    if isinstance(student, str):
-        config = TinyBertConfig.from_preset(
-            student,
-            vocab_size=t.vocab_size,
-            max_position_embeddings=t.max_position_embeddings,
-            type_vocab_size=t.type_vocab_size,
-            pad_token_id=t.pad_token_id,
-            fit_size=t.hidden_size,
-        )
-    else:
-        config = student
-    if (
-        (config.vocab_size, config.max_position_embeddings, config.type_vocab_size)
-        != (t.vocab_size, t.max_position_embeddings, t.type_vocab_size)
-        or config.hidden_size > t.hidden_size
-        or config.intermediate_size > t.intermediate_size
-        or config.num_hidden_layers > t.num_hidden_layers
-        or config.num_attention_heads != t.num_attention_heads
-    ):
-        raise ValueError(
-            f"Cannot slice a student (hidden {config.hidden_size}, FFN {config.intermediate_size}, "
-            f"{config.num_hidden_layers} layers, {config.num_attention_heads} heads, vocabulary {config.vocab_size}) "
-            f"out of a teacher with hidden {t.hidden_size}, FFN {t.intermediate_size}, {t.num_hidden_layers} layers, "
-            f"{t.num_attention_heads} heads, vocabulary {t.vocab_size}: the student must be at most as large, with "
-            "the same heads, vocabulary, positions and token types"
-        )
-    layers = build_layer_map(config.num_hidden_layers, t.num_hidden_layers, layer_map)
-    teacher_head = t.hidden_size // t.num_attention_heads
-    student_head = config.hidden_size // config.num_attention_heads
-    hidden = torch.arange(config.hidden_size)
-    heads = torch.tensor([h * teacher_head + j for h in range(config.num_attention_heads) for j in range(student_head)])
-    ffn = torch.arange(config.intermediate_size)
-
-    def slice_of(weight: torch.Tensor, rows: torch.Tensor | None, cols: torch.Tensor | None = None) -> torch.Tensor:
-        if rows is not None:
-            weight = weight.index_select(0, rows)
-        if cols is not None and weight.dim() == 2:
-            weight = weight.index_select(1, cols)
-        return weight.clone()
-
-    source = teacher.state_dict()
-    model = TinyBertModel(config)
-    state = {}
-    for name, own in model.state_dict().items():
-        key = name
-        if name.startswith("encoder.layer."):
-            index = int(name.split(".")[2])
-            key = name.replace(f"encoder.layer.{index}.", f"encoder.layer.{layers[index] - 1}.", 1)
-        if key not in source:  # e.g. a teacher without pooler: the student keeps its own initialisation
-            state[name] = own
-            continue
-        weight = source[key]
-        if name.startswith("embeddings.") and name.endswith("_embeddings.weight"):
-            value = slice_of(weight, None, hidden)  # (vocabulary or positions, hidden)
-        elif ".attention.self." in name:
-            value = slice_of(weight, heads, hidden)
-        elif ".attention.output.dense." in name:
-            value = slice_of(weight, hidden, heads)
-        elif ".intermediate.dense." in name:
-            value = slice_of(weight, ffn, hidden)
-        elif ".output.dense." in name:
-            value = slice_of(weight, hidden, ffn)
-        else:  # LayerNorms, pooler
-            value = slice_of(weight, hidden, hidden)
-        if value.shape != own.shape:
-            raise ValueError(
-                f"Slicing {key} of the teacher gave {tuple(value.shape)}, the student needs {tuple(own.shape)}"
-            )
-        state[name] = value
-    model.load_state_dict(state)
-    embedding = torch.zeros(t.hidden_size, config.hidden_size)
-    embedding[hidden, torch.arange(config.hidden_size)] = 1.0
-    bias = torch.zeros(t.hidden_size)
-    projections = {
-        "embeddings.weight": embedding,
-        "embeddings.bias": bias,
-        "hidden.weight": embedding.clone(),
-        "hidden.bias": bias.clone(),
-    }
-    return model, projections
-
-
-def _save_sliced_student(teacher_source: str, folder: Path) -> None:
-    from safetensors.torch import save_file
-    from transformers import AutoModel, AutoTokenizer
-
-    from .distill.projections import PROJECTIONS_FILE
-
-    student, projections = select_student_weights(AutoModel.from_pretrained(teacher_source))
-    student.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(teacher_source).save_pretrained(folder)
-    save_file(projections, folder / PROJECTIONS_FILE, metadata={"format": "pt", "mode": "separate"})
-
-
 def _step_general(demo: _Demo) -> dict:
     from .stages import GeneralDistillArguments, general_distill
 
@@ -727,7 +604,7 @@ def _step_general(demo: _Demo) -> dict:
     args = dataclasses.replace(_general_arguments(demo), **_resume_or_overwrite(folder))
     initial = folder / "initial"
     if not (initial / "model.safetensors").is_file():
-        _save_sliced_student(demo.teacher_source, initial)
+        save_sliced_student(demo.teacher_source, initial, STUDENT_PRESET)
     metrics = general_distill(
         GeneralDistillArguments(
             teacher_model=demo.teacher_source,
@@ -927,7 +804,7 @@ def _step_card(demo: _Demo) -> dict:
     initialisation = {
         "stage": "initialisation (before general distillation)",
         "distillation": {
-            "method": "weight selection: a slice of the pre-trained teacher (hf_tinybert.demo.select_student_weights)",
+            "method": "weight selection: a slice of the pre-trained teacher (hf_tinybert.modeling.weight_selection.select_student_weights)",
             "teacher_layers": teacher_layers,
             "kept": "first hidden units, first dimensions of each attention head, first FFN units",
         },

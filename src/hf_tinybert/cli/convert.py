@@ -1,6 +1,6 @@
 """Convert checkpoints: original TinyBERT in, plain BERT out, or a student initialised from a teacher.
 
-Three conversions, one sub-command each:
+Four conversions, one sub-command each:
 
   hf-tinybert convert from-original CHECKPOINT_DIR --output_dir OUT [--head HEAD] [--num_labels N]
       an official TinyBERT checkpoint (or Hub copy) -> a TinyBERT student folder, with the tokenizer and
@@ -10,6 +10,9 @@ Three conversions, one sub-command each:
   hf-tinybert convert from-teacher TEACHER_DIR --output_dir OUT --layers uniform|first|last|2,4,6 [--num_layers M]
       a BERT teacher -> a student of the same width made of a subset of its layers (numbered 1..N), with the
       teacher's tokenizer (or --tokenizer DIR)
+  hf-tinybert convert slice-teacher TEACHER --output_dir OUT [--preset tinybert-4l-312d] [--layers uniform]
+      a pre-trained teacher -> a narrower student cut out of it (weight selection), with its tokenizer and
+      distillation projections: a starting point for general distillation that learns in minutes on a CPU
 
 Each refuses a non-empty --output_dir unless --overwrite is given.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hf_tinybert.modeling.configuration_tinybert import TINYBERT_PRESETS
 from hf_tinybert.modeling.convert import HEADS, LAYER_STRATEGIES
 
 
@@ -41,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `hf-tinybert convert <conversion> --help` for its options.",
     )
-    sub = parser.add_subparsers(dest="conversion", metavar="{from-original,to-bert,from-teacher}", required=True)
+    sub = parser.add_subparsers(
+        dest="conversion", metavar="{from-original,to-bert,from-teacher,slice-teacher}", required=True
+    )
 
     original = sub.add_parser(
         "from-original",
@@ -94,7 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", default=None, help="folder of the tokenizer to save with the student (default: teacher_dir)"
     )
 
-    for command in (original, to_bert, teacher):
+    sliced = sub.add_parser(
+        "slice-teacher",
+        help="a pre-trained teacher -> a narrower student cut out of its weights (weight selection)",
+        description="Cut a student of a preset's shape out of a pre-trained teacher: uniformly chosen layers, the "
+        "first hidden units, the first dimensions of each head, the first feed-forward units (Xu et al., 2024). "
+        "Needs the teacher's head count, vocabulary and at least the student's width and depth. The projections "
+        "to the teacher's width are saved beside it, so `general-distill --student_model OUT` starts from here.",
+    )
+    sliced.add_argument("teacher", help="folder or Hub id of the pre-trained teacher")
+    sliced.add_argument("--preset", choices=sorted(TINYBERT_PRESETS), default="tinybert-4l-312d", help="student shape")
+    sliced.add_argument(
+        "--layers", choices=LAYER_STRATEGIES, default="uniform", help="which teacher layers (default: uniform)"
+    )
+
+    for command in (original, to_bert, teacher, sliced):
         command.add_argument("--output_dir", required=True, help="folder to write the result to")
         command.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty output_dir")
     return parser
@@ -133,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.conversion == "to-bert":
             out = convert.to_plain_bert(args.student_dir, args.output_dir, overwrite=args.overwrite)
             print(f"Saved a plain BERT model to {out}")
+        elif args.conversion == "slice-teacher":
+            from hf_tinybert.modeling import save_sliced_student
+
+            out = save_sliced_student(args.teacher, args.output_dir, args.preset, args.layers, overwrite=args.overwrite)
+            print(f"Saved a {args.preset} student sliced from {args.teacher} to {out}")
         else:
             student = convert.init_student_from_teacher(args.teacher_dir, args.layers, args.num_layers, head=args.head)
             out = convert.save_student(

@@ -21,6 +21,7 @@ from .modeling_tinybert import (
     TinyBertModel,
     TinyBertPreTrainedModel,
 )
+from .weight_selection import save_sliced_student, select_student_weights
 
 __all__ = [
     "DISTILL_PROJECTIONS_FILE",
@@ -38,6 +39,8 @@ __all__ = [
     "load_distill_projections",
     "load_original_checkpoint",
     "save_distill_projections",
+    "save_sliced_student",
+    "select_student_weights",
     "save_student",
     "select_teacher_layers",
     "to_plain_bert",
