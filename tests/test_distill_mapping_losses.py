@@ -178,3 +178,23 @@ def test_span_loss_ignores_padding_and_regression_uses_teacher_output():
     assert torch.allclose(
         L.regression_mse(torch.tensor([[1.0], [2.0]]), torch.tensor([[0.0], [4.0]])), torch.tensor(2.5)
     )
+
+
+def test_projections_load_the_part_they_need_and_refuse_a_file_of_another_mode(tmp_path):
+    from hf_tinybert.distill.projections import HiddenProjections
+
+    torch.manual_seed(0)
+    full = HiddenProjections(8, 12, num_student_layers=2)  # W_e and W_h
+    full.save(tmp_path)
+    without_hidden = HiddenProjections(8, 12, num_student_layers=2, hidden_states=False)  # w/o the hidden loss
+    assert without_hidden.load(tmp_path)
+    torch.testing.assert_close(without_hidden.embeddings.weight, full.embeddings.weight)
+    assert not hasattr(without_hidden, "hidden")
+
+    shared = HiddenProjections(8, 12, num_student_layers=2, mode="shared")
+    with pytest.raises(ValueError, match="does not fit projection='shared'.*shared.weight"):
+        shared.load(tmp_path)
+    assert not shared.load(tmp_path, strict=False)
+    wider = HiddenProjections(8, 16, num_student_layers=2)
+    with pytest.raises(ValueError, match=r"embeddings.weight: file \(12, 8\) vs expected \(16, 8\)"):
+        wider.load(tmp_path)

@@ -119,7 +119,8 @@ class HiddenProjections(nn.Module):
             return False
         saved = load_file(path)
         own = self.state_dict()
-        problems = sorted(set(own) ^ set(saved))
+        # tensors in the file that these projections do not have (W_h when hidden_loss_weight=0) are left unused
+        problems = sorted(set(own) - set(saved))
         problems += [
             f"{name}: file {tuple(saved[name].shape)} vs expected {tuple(own[name].shape)}"
             for name in sorted(set(own) & set(saved))
@@ -135,6 +136,6 @@ class HiddenProjections(nn.Module):
                 raise ValueError(message)
             logger.warning(message)
             return False
-        self.load_state_dict({name: tensor.to(own[name].device) for name, tensor in saved.items()})
+        self.load_state_dict({name: saved[name].to(tensor.device) for name, tensor in own.items()})
         logger.info(f"Loaded distillation projections from {path}")
         return True
