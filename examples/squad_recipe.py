@@ -10,7 +10,9 @@ Online, pass `--teacher bert-base-uncased` and `--train_file train-v1.1.json --v
     python examples/squad_recipe.py --output_dir runs/squad --student runs/glue-sst2/general
 
 Every stage is skipped when its folder is complete, so an interrupted run continues where it stopped.
-Run time (2 CPU cores, --scale tiny): see docs/examples.md (written by this script with --record).
+Run time: `--record` appends this script's stage times to docs/examples.md. The same stages with the
+`hf-tinybert` commands (examples/cli_walkthrough.sh) took about half an hour on 2 CPU cores; their recorded run
+is in docs/examples.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Data for distillation: GLUE tasks, SQuAD, raw text corpora (see docs/data.md)."""
 
+from .augment import AugmentationConfig, augment_dataset, augment_texts, build_candidate_sources
 from .corpus import CORPUS_FORMATS, load_corpus, pack_corpus, shard_for_rank
 from .glue import (
     GLUE_HUB_ID,
@@ -25,6 +26,10 @@ from .squad import (
 )
 
 __all__ = [
+    "AugmentationConfig",
+    "augment_dataset",
+    "augment_texts",
+    "build_candidate_sources",
     "CORPUS_FORMATS",
     "GLUE_HUB_ID",
     "GLUE_TASKS",
