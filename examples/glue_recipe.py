@@ -12,7 +12,7 @@ Every stage writes its own folder under --output_dir and is skipped when that fo
 interrupted run continues where it stopped.
 
 Run time: `--record` appends this script's stage times to docs/examples.md. The same stages with the
-`hf-tinybert` commands (examples/cli_walkthrough.sh) took about half an hour on 2 CPU cores; their recorded run
+`hf-tinybert` commands (examples/cli_walkthrough.sh) took under an hour on 2 CPU cores; their recorded run
 is in docs/examples.md.
 `--scale paper` uses the paper's epochs, N_a and sequence lengths: hours on a GPU, days on a CPU.
 """

@@ -11,7 +11,7 @@ Online, pass `--teacher bert-base-uncased` and `--train_file train-v1.1.json --v
 
 Every stage is skipped when its folder is complete, so an interrupted run continues where it stopped.
 Run time: `--record` appends this script's stage times to docs/examples.md. The same stages with the
-`hf-tinybert` commands (examples/cli_walkthrough.sh) took about half an hour on 2 CPU cores; their recorded run
+`hf-tinybert` commands (examples/cli_walkthrough.sh) took under an hour on 2 CPU cores; their recorded run
 is in docs/examples.md.
 """
 
