@@ -29,7 +29,9 @@ days; the training set is a subset (1500, 2000 or 8000 examples); N_a is 2 or 4,
     python benchmarks/reproduce_glue.py --budget full             # SST-2, <= 3 h on 2 cores
 
 Every stage and row writes its own folder under --work_dir and is skipped when done, so an interrupted run
-continues where it stopped. The table goes to docs/results.md (one section per task and budget; the numbers
+continues where it stopped. To free the CPU for a while without losing work, pause the run with Ctrl-Z (or
+`kill -TSTP PID`) and resume it with `fg` (or `kill -CONT PID`): time spent paused is left out of the wall
+times and reported next to them. The table goes to docs/results.md (one section per task and budget; the numbers
 also to docs/results.json) and a chart to docs/results_<task>_<budget>.png.
 """
 
@@ -40,6 +42,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -205,6 +208,28 @@ def write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+class PauseClock:
+    """Seconds the process spent stopped by SIGTSTP, so that stage wall times can leave them out.
+
+    The handler stops the process itself (SIGSTOP) and, once SIGCONT resumes it, adds the time in between.
+    """
+
+    def __init__(self) -> None:
+        self.paused_s = 0.0
+
+    def install(self) -> None:
+        if hasattr(signal, "SIGTSTP"):  # not on Windows
+            signal.signal(signal.SIGTSTP, self._pause)
+
+    def _pause(self, signum, frame) -> None:
+        start = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGSTOP)
+        self.paused_s += time.perf_counter() - start
+
+
+PAUSES = PauseClock()
+
+
 class Reproduction:
     """One run: a task, a budget, a work folder; each stage is skipped when its `done.json` exists."""
 
@@ -212,24 +237,31 @@ class Reproduction:
         self.task, self.budget_name, self.budget = task, budget, BUDGETS[budget]
         self.data_dir, self.work, self.pretrained_teacher = data_dir, Path(work_dir), teacher
         self.work.mkdir(parents=True, exist_ok=True)
+        self.paused_s: dict[str, float] = {}  # stage -> seconds paused (SIGTSTP), left out of its wall time
 
     def path(self, *parts: str) -> Path:
         return self.work.joinpath(*parts)
 
     def stage(self, name: str, run) -> dict:
-        """Run `run()` unless `name/done.json` exists; record its result and wall time there."""
+        """Run `run()` unless `name/done.json` exists; record its result and wall time (pauses left out) there."""
         done = self.path(name, "done.json")
         if done.is_file():
             print(f"[{name}] done earlier: {done}", flush=True)
-            return read_json(done)
-        if self.path(name).exists():  # an interrupted stage starts again
-            shutil.rmtree(self.path(name))
-        print(f"[{name}] running", flush=True)
-        start = time.perf_counter()
-        result = run() or {}
-        result["wall_s"] = time.perf_counter() - start
-        write_json(done, result)
-        print(f"[{name}] {result['wall_s']:.0f} s", flush=True)
+            result = read_json(done)
+        else:
+            if self.path(name).exists():  # an interrupted stage starts again
+                shutil.rmtree(self.path(name))
+            print(f"[{name}] running", flush=True)
+            start, paused_before = time.perf_counter(), PAUSES.paused_s
+            result = run() or {}
+            paused = PAUSES.paused_s - paused_before
+            result["wall_s"] = time.perf_counter() - start - paused
+            if paused:
+                result["paused_s"] = paused
+            write_json(done, result)
+            print(f"[{name}] {result['wall_s']:.0f} s", flush=True)
+        if result.get("paused_s"):
+            self.paused_s[name] = result["paused_s"]
         return result
 
     # ---- arguments shared by the stages
@@ -438,6 +470,7 @@ class Reproduction:
             "augmented_examples": shared["augment"]["augmented_examples"],
             "rows": results,
             "latency": latency,
+            "paused_s": dict(self.paused_s),
             "wall_s_this_invocation": time.perf_counter() - start,
             "wall_s_total": sum(v["wall_s"] for v in shared.values())
             + sum(r["eval"]["wall_s"] for r in results.values())
@@ -492,7 +525,14 @@ def section(summary: dict) -> str:
         f"Dev examples: {summary['settings']['eval_samples'] or 'all'}. "
         f"Settings: {json.dumps(summary['settings'])}; "
         f"learning rates {json.dumps(summary['learning_rates'])}; "
-        f"{summary['augmented_examples']} training examples after DA.",
+        f"{summary['augmented_examples']} training examples after DA."
+        + (
+            " Paused (SIGTSTP) and left out of the wall times: "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in summary["paused_s"].items())
+            + "."
+            if summary.get("paused_s")
+            else ""
+        ),
         "",
         f"| row | dev {metric} | % of teacher | params | speed-up vs teacher | wall time (s) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -626,6 +666,7 @@ def main(argv=None) -> int:
     if "tinybert" not in wanted or "teacher_layers" not in wanted:
         raise SystemExit("--rows must include tinybert and teacher_layers (the speed-up column measures them)")
     work_dir = args.work_dir or f"runs/reproduce-{args.task}-{args.budget}"
+    PAUSES.install()
     reproduction = Reproduction(args.task, args.budget, data_dir, work_dir, args.teacher or default_teacher())
     summary = reproduction.run([r for r in ROWS if r.name in wanted])
     write_json(Path(work_dir) / "summary.json", summary)

@@ -68,3 +68,40 @@ def test_smoke_budget_runs_every_row_resumes_and_writes_the_report(script, tmp_p
     done_before = {p: p.stat().st_mtime for p in work.glob("*/done.json")}
     assert script.main(["--budget", "smoke", "--work_dir", str(work), "--no_docs"]) == 0
     assert {p: p.stat().st_mtime for p in work.glob("*/done.json")} == done_before
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTSTP"), reason="needs POSIX job-control signals")
+def test_a_stage_paused_with_sigtstp_leaves_the_pause_out_of_its_wall_time(script, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    previous = signal.getsignal(signal.SIGTSTP)
+    script.PAUSES.install()
+    try:
+        reproduction = script.Reproduction.__new__(script.Reproduction)
+        reproduction.work, reproduction.paused_s = tmp_path, {}
+
+        def work_with_a_pause():
+            # another process resumes us after 1.5 s, as `kill -CONT PID` or `fg` would
+            subprocess.Popen(["sh", "-c", f"sleep 1.5; kill -CONT {os.getpid()}"])
+            os.kill(os.getpid(), signal.SIGTSTP)
+            time.sleep(0.05)  # let the handler run
+            return {"value": 1}
+
+        start = time.perf_counter()
+        result = reproduction.stage("paused", work_with_a_pause)
+        elapsed = time.perf_counter() - start
+    finally:
+        signal.signal(signal.SIGTSTP, previous)
+    assert elapsed > 1.5
+    assert result["paused_s"] > 1.4
+    assert result["wall_s"] < elapsed - 1.4
+    assert reproduction.paused_s == {"paused": result["paused_s"]}
+    assert json.loads((tmp_path / "paused" / "done.json").read_text())["paused_s"] == result["paused_s"]
+    # read back from done.json on a later run, the pause is still reported
+    again = script.Reproduction.__new__(script.Reproduction)
+    again.work, again.paused_s = tmp_path, {}
+    assert again.stage("paused", lambda: pytest.fail("a done stage must not run again")) == result
+    assert again.paused_s == {"paused": result["paused_s"]}
