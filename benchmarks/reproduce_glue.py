@@ -527,7 +527,7 @@ def section(summary: dict) -> str:
         f"learning rates {json.dumps(summary['learning_rates'])}; "
         f"{summary['augmented_examples']} training examples after DA."
         + (
-            " Paused (SIGTSTP) and left out of the wall times: "
+            " Time paused, left out of the wall times: "
             + ", ".join(f"{k} {v:.0f} s" for k, v in summary["paused_s"].items())
             + "."
             if summary.get("paused_s")
