@@ -4,31 +4,75 @@ Notation follows Jiao et al. (2020): embedding loss MSE(E_S W_e, E_T), hidden lo
 attention loss (1/h) Σ_heads MSE(A_S, A_T) on the unnormalised scores A = QKᵀ/√d, prediction loss
 CE(softmax(z_T/t), log_softmax(z_S/t)). The projections W are applied by the caller.
 
+Precision: every loss upcasts its inputs to float32, runs with autocast switched off, and returns a float32
+scalar, whatever the models computed in (bf16/fp16 autocast, a bf16/fp16 teacher). The models' own rounding
+stays theirs; the loss adds none of its own and cannot overflow in float16. No float64 is used (Apple MPS has
+none).
+
+Normalisation: each loss is a sum over the items that count divided by `count`, the number of those items.
+By default `count` is taken from the tensors given (a mean over this batch); `DistillationTrainer` passes the
+count over the whole gradient-accumulation window and all processes (see `denominators.py`), which makes a
+step independent of how the window is split into micro-batches. `count=1` returns the plain sum.
+
 Padding: with a mask (`mask_padding=True` in the trainer, the default) only real tokens count: hidden
 states at real positions, attention scores between real queries and real keys. Without it the
 official code's behaviour is reproduced: every position counts in the hidden MSE, and in the attention
-MSE scores at padded keys are zeroed in both models while padded query rows still count.
+MSE scores at padded keys are zeroed in both models while padded query rows still count (the official
+code pads every batch to max_seq_length; the trainer requires fixed-length batches in that mode).
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
+# Below this share of ‖A_S‖² + ‖A_T‖², the Gram-matrix expansion of Σ(A_S − A_T)² would cancel away too many of
+# float32's digits (its relative error grows like eps·(‖A_S‖² + ‖A_T‖²)/Σ(A_S − A_T)²): the attention loss is then
+# recomputed from the explicit score difference, whose error grows only like eps·‖A‖/‖A_S − A_T‖.
+GRAM_CANCELLATION_LIMIT = 1e-3
 
-def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error between (B, S, H) tensors over the positions where `mask` (B, S) is 1.
 
-    Without a mask it is `F.mse_loss(student, teacher)` (mean over every element).
+def float32_no_autocast(*tensors: torch.Tensor):
+    """A context without autocast on the tensors' device (where autocast exists for it)."""
+    device_type = tensors[0].device.type if tensors else "cpu"
+    try:
+        return torch.autocast(device_type=device_type, enabled=False)
+    except RuntimeError:  # a device type without autocast
+        return contextlib.nullcontext()
+
+
+def _normaliser(count, default: torch.Tensor) -> torch.Tensor:
+    if count is None:
+        return default.clamp_min(1.0)
+    count = torch.as_tensor(count, dtype=torch.float32, device=default.device)
+    return count.clamp_min(1.0)
+
+
+def token_count(attention_mask: torch.Tensor | None, batch: int, seq: int, device=None) -> torch.Tensor:
+    """Positions that count in the embedding and hidden losses: real tokens, or every position without a mask."""
+    if attention_mask is None:
+        return torch.tensor(float(batch * seq), device=device)
+    return attention_mask.float().sum()
+
+
+def masked_mse(
+    student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None, *, count=None
+) -> torch.Tensor:
+    """Mean squared error between (B, S, H) tensors over the positions where `mask` (B, S) is 1, in float32.
+
+    Without a mask it is `F.mse_loss(student, teacher)` (mean over every element). `count` replaces the number
+    of positions that count (the mean is over count x H elements).
     """
     if student.shape != teacher.shape:
         raise ValueError(f"Shape mismatch: student {tuple(student.shape)} vs teacher {tuple(teacher.shape)}")
-    if mask is None:
-        return F.mse_loss(student, teacher.to(student.dtype))
-    mask = mask.to(student.dtype)
-    squared = (student - teacher.to(student.dtype)).pow(2).sum(-1)  # (B, S)
-    count = mask.sum().clamp_min(1.0) * student.shape[-1]
-    return (squared * mask).sum() / count
+    with float32_no_autocast(student):
+        squared = (student.float() - teacher.float()).pow(2).sum(-1)  # (B, S)
+        if mask is not None:
+            squared = squared * mask.float()
+        positions = token_count(mask, student.shape[0], student.shape[1], student.device)
+        return squared.sum() / (_normaliser(count, positions) * student.shape[-1])
 
 
 def split_heads(projection: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -40,13 +84,24 @@ def split_heads(projection: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 
 def attention_scores(query: torch.Tensor, key: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Pre-softmax attention scores QKᵀ/√d_head, (B, h, S, S), from (B, S, h·d) projections."""
+    """Pre-softmax attention scores QKᵀ/√d_head, (B, h, S, S), from (B, S, h·d) projections, in the inputs' dtype."""
     q, k = split_heads(query, num_heads), split_heads(key, num_heads)
     return torch.matmul(q, k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
 
 
+def pair_count(
+    attention_mask: torch.Tensor | None, batch: int, seq: int, mask_queries: bool = True, device=None
+) -> torch.Tensor:
+    """(query, key) pairs that count in the attention loss: Σ_b n_b² (real x real) with `mask_queries`; otherwise
+    all S x S pairs (the official code's plain mean, where the zeroed padded-key entries still count)."""
+    if attention_mask is None or not mask_queries:
+        return torch.tensor(float(batch * seq * seq), device=device)
+    n_tokens = attention_mask.float().sum(-1)
+    return (n_tokens * n_tokens).sum()
+
+
 def _heads_for_gram(projection: torch.Tensor, num_heads: int, row_mask: torch.Tensor | None) -> torch.Tensor:
-    """(B, S, h·d) -> (B·h, d, S), scaled by d^-1/4 (so the Gram products carry 1/√d) and with masked rows zeroed.
+    """(B, S, h·d) -> (B·h, d, S) in float32, scaled by d^-1/4 (so the Gram products carry 1/√d), masked rows zeroed.
 
     Scaling and masking happen on the contiguous (B, S, h·d) layout, which is much faster on CPU than on
     head-split strided views.
@@ -56,13 +111,26 @@ def _heads_for_gram(projection: torch.Tensor, num_heads: int, row_mask: torch.Te
         raise ValueError(f"Hidden width {width} is not divisible by {num_heads} heads")
     head_dim = width // num_heads
     scale = head_dim**-0.25
+    projection = projection.float()
     if row_mask is not None:
-        projection = projection * (row_mask.to(projection.dtype) * scale)[:, :, None]
+        projection = projection * (row_mask.float() * scale)[:, :, None]
     else:
         projection = projection * scale
     return (
         projection.view(batch, seq, num_heads, head_dim).permute(0, 2, 3, 1).reshape(batch * num_heads, head_dim, seq)
     )
+
+
+def _gram_inner(q1, k1, q2, k2) -> torch.Tensor:
+    """Σ_{b,h} ⟨q1ᵀk1, q2ᵀk2⟩_F with q, k as (B·h, d, S): the inner product of two score tensors via d×d Grams."""
+    return (torch.bmm(q1, q2.transpose(1, 2)) * torch.bmm(k1, k2.transpose(1, 2))).sum()
+
+
+def _explicit_squared_score_difference(sq, sk, tq, tk, num_heads, attention_mask, mask_queries) -> torch.Tensor:
+    """Σ (A_S − A_T)² over the pairs that count, from materialised float32 (B, h, S, S) scores."""
+    student = attention_scores(sq.float(), sk.float(), num_heads)
+    teacher = attention_scores(tq.float(), tk.float(), num_heads)
+    return _masked_scores(student - teacher, attention_mask, mask_queries).pow(2).sum()
 
 
 def attention_score_mse(
@@ -73,12 +141,16 @@ def attention_score_mse(
     num_heads: int,
     attention_mask: torch.Tensor | None = None,
     mask_queries: bool = True,
+    *,
+    count=None,
 ) -> torch.Tensor:
-    """MSE between student and teacher pre-softmax attention scores, averaged over heads, from Q and K.
+    """MSE between student and teacher pre-softmax attention scores, averaged over heads, from Q and K, in float32.
 
-    The (B, h, S, S) score tensors are never built: with A = QKᵀ, Σ(A_S − A_T)² = ‖A_S‖² + ‖A_T‖² − 2⟨A_S, A_T⟩
+    The (B, h, S, S) score tensors are normally not built: with A = QKᵀ, Σ(A_S − A_T)² = ‖A_S‖² + ‖A_T‖² − 2⟨A_S, A_T⟩
     and each term is a sum over small d×d Gram matrices (‖QKᵀ‖² = Σ (QᵀQ) ⊙ (KᵀK)), so memory is O(d²) per
-    head instead of O(S²). The result equals the explicit computation (see `attention_score_mse_explicit`).
+    head instead of O(S²). When the student is so close to the teacher that the three terms cancel to below
+    `GRAM_CANCELLATION_LIMIT` of their size, the difference is recomputed from explicit float32 scores (one host
+    sync per call to decide), so the loss and its gradient keep their precision however small the loss gets.
 
     Args:
         student_query, student_key: (B, S, h·d_S) projections of one student layer.
@@ -87,22 +159,28 @@ def attention_score_mse(
         attention_mask: (B, S), 1 for real tokens; None counts every position.
         mask_queries: also drop padded query rows (True, default); False keeps them, as the official code
             does (scores at padded keys are zero in both models either way).
+        count: the number of (query, key) pairs to divide by (default: `pair_count` of this batch); the result
+            is Σ (A_S − A_T)² / (count x h).
     """
     key_mask = attention_mask
     query_mask = attention_mask if mask_queries else None
-    qs, ks = _heads_for_gram(student_query, num_heads, query_mask), _heads_for_gram(student_key, num_heads, key_mask)
-    qt = _heads_for_gram(teacher_query.to(qs.dtype), num_heads, query_mask)
-    kt = _heads_for_gram(teacher_key.to(qs.dtype), num_heads, key_mask)
-
-    def gram_inner(q1, k1, q2, k2):  # Σ_{b,h} ⟨q1ᵀk1, q2ᵀk2⟩_F with q, k as (B·h, d, S)
-        return (torch.bmm(q1, q2.transpose(1, 2)) * torch.bmm(k1, k2.transpose(1, 2))).sum(dtype=torch.float64)
-
-    with torch.no_grad():
-        teacher_sq = gram_inner(qt, kt, qt, kt)
-    sum_sq = gram_inner(qs, ks, qs, ks) + teacher_sq - 2.0 * gram_inner(qs, ks, qt, kt)
     batch, seq = student_query.shape[:2]
-    count = _pair_count(attention_mask, batch, seq, mask_queries, student_query.device).to(torch.float64)
-    return (sum_sq.clamp_min(0.0) / (count * num_heads)).to(student_query.dtype)
+    with float32_no_autocast(student_query):
+        qs = _heads_for_gram(student_query, num_heads, query_mask)
+        ks = _heads_for_gram(student_key, num_heads, key_mask)
+        with torch.no_grad():
+            qt = _heads_for_gram(teacher_query, num_heads, query_mask)
+            kt = _heads_for_gram(teacher_key, num_heads, key_mask)
+            teacher_sq = _gram_inner(qt, kt, qt, kt)
+        student_sq = _gram_inner(qs, ks, qs, ks)
+        sum_sq = student_sq + teacher_sq - 2.0 * _gram_inner(qs, ks, qt, kt)
+        if float(sum_sq.detach()) < GRAM_CANCELLATION_LIMIT * float(student_sq.detach() + teacher_sq):
+            sum_sq = _explicit_squared_score_difference(
+                student_query, student_key, teacher_query.detach(), teacher_key.detach(), num_heads,
+                attention_mask, mask_queries,
+            )
+        pairs = pair_count(attention_mask, batch, seq, mask_queries, student_query.device)
+        return sum_sq / (_normaliser(count, pairs) * num_heads)
 
 
 def attention_score_mse_explicit(
@@ -113,13 +191,17 @@ def attention_score_mse_explicit(
     num_heads: int,
     attention_mask: torch.Tensor | None = None,
     mask_queries: bool = True,
+    *,
+    count=None,
 ) -> torch.Tensor:
-    """`attention_score_mse` computed on materialised (B, h, S, S) score tensors (reference and fallback)."""
-    student = attention_scores(student_query, student_key, num_heads)
-    teacher = attention_scores(teacher_query, teacher_key, num_heads).to(student.dtype)
-    diff = _masked_scores(student - teacher, attention_mask, mask_queries)
+    """`attention_score_mse` computed on materialised float32 (B, h, S, S) score tensors (reference and fallback)."""
     batch, seq = student_query.shape[:2]
-    return diff.pow(2).sum() / (_pair_count(attention_mask, batch, seq, mask_queries, student.device) * num_heads)
+    with float32_no_autocast(student_query):
+        sum_sq = _explicit_squared_score_difference(
+            student_query, student_key, teacher_query, teacher_key, num_heads, attention_mask, mask_queries
+        )
+        pairs = pair_count(attention_mask, batch, seq, mask_queries, student_query.device)
+        return sum_sq / (_normaliser(count, pairs) * num_heads)
 
 
 def _masked_scores(scores: torch.Tensor, attention_mask: torch.Tensor | None, mask_queries: bool) -> torch.Tensor:
@@ -133,15 +215,6 @@ def _masked_scores(scores: torch.Tensor, attention_mask: torch.Tensor | None, ma
     return scores * pair
 
 
-def _pair_count(attention_mask: torch.Tensor | None, batch: int, seq: int, mask_queries: bool, device) -> torch.Tensor:
-    """Number of (query, key) pairs that count: real x real with `mask_queries`; otherwise all S x S pairs
-    (the official code's plain mean, where the zeroed padded-key entries still count)."""
-    if attention_mask is None or not mask_queries:
-        return torch.tensor(float(batch * seq * seq), device=device)
-    n_tokens = attention_mask.float().sum(-1)
-    return (n_tokens * n_tokens).sum().clamp_min(1.0)
-
-
 def attention_score_mse_head_average(
     student_query: torch.Tensor,
     student_key: torch.Tensor,
@@ -151,13 +224,20 @@ def attention_score_mse_head_average(
     teacher_heads: int,
     attention_mask: torch.Tensor | None = None,
     mask_queries: bool = True,
+    *,
+    count=None,
 ) -> torch.Tensor:
-    """MSE between head-averaged score maps (1/h)Σ_h A_h, for models with different head counts."""
-    student = attention_scores(student_query, student_key, student_heads).mean(1)
-    teacher = attention_scores(teacher_query, teacher_key, teacher_heads).mean(1).to(student.dtype)
-    diff = _masked_scores(student - teacher, attention_mask, mask_queries)
-    batch, seq = student.shape[:2]
-    return diff.pow(2).sum() / _pair_count(attention_mask, batch, seq, mask_queries, student.device)
+    """MSE between head-averaged score maps (1/h)Σ_h A_h, for models with different head counts, in float32.
+
+    `count`: the number of (query, key) pairs to divide by (default: `pair_count` of this batch).
+    """
+    batch, seq = student_query.shape[:2]
+    with float32_no_autocast(student_query):
+        student = attention_scores(student_query.float(), student_key.float(), student_heads).mean(1)
+        teacher = attention_scores(teacher_query.float(), teacher_key.float(), teacher_heads).mean(1)
+        diff = _masked_scores(student - teacher, attention_mask, mask_queries)
+        pairs = pair_count(attention_mask, batch, seq, mask_queries, student_query.device)
+        return diff.pow(2).sum() / _normaliser(count, pairs)
 
 
 def attention_probability_kl(
@@ -169,27 +249,56 @@ def attention_probability_kl(
     attention_mask: torch.Tensor | None = None,
     head_average: bool = False,
     teacher_heads: int | None = None,
+    *,
+    count=None,
 ) -> torch.Tensor:
-    """KL(softmax(A_T) ‖ softmax(A_S)) per query row, averaged over real query rows and heads (MiniLM-style).
+    """KL(softmax(A_T) ‖ softmax(A_S)) per query row, averaged over real query rows and heads (MiniLM-style), in
+    float32. Padded keys get no probability in either model, as in the models' own attention.
 
-    Padded keys get no probability in either model, as in the models' own attention.
+    `count`: the number of real query rows to divide by (default: this batch's real tokens); the result is the
+    sum of the per-row KLs over rows and heads / (count x heads).
     """
-    student = attention_scores(student_query, student_key, num_heads).float()
-    teacher = attention_scores(teacher_query, teacher_key, teacher_heads or num_heads).float()
-    if attention_mask is not None:
-        key_bias = (1.0 - attention_mask.float())[:, None, None, :] * torch.finfo(torch.float32).min
-        student, teacher = student + key_bias, teacher + key_bias
-    log_p_s = F.log_softmax(student, dim=-1)
-    log_p_t = F.log_softmax(teacher, dim=-1)
-    if head_average:
-        log_p_s = torch.log(log_p_s.exp().mean(1, keepdim=True).clamp_min(1e-30))
-        log_p_t = torch.log(log_p_t.exp().mean(1, keepdim=True).clamp_min(1e-30))
-    p_t = log_p_t.exp()
-    kl_rows = (p_t * (log_p_t - log_p_s)).sum(-1)  # (B, h, S)
-    if attention_mask is not None:
-        rows = attention_mask.float()[:, None, :].expand_as(kl_rows)
-        return ((kl_rows * rows).sum() / rows.sum().clamp_min(1.0)).to(student_query.dtype)
-    return kl_rows.mean().to(student_query.dtype)
+    batch, seq = student_query.shape[:2]
+    with float32_no_autocast(student_query):
+        student = attention_scores(student_query.float(), student_key.float(), num_heads)
+        teacher = attention_scores(teacher_query.float(), teacher_key.float(), teacher_heads or num_heads)
+        if attention_mask is not None:
+            key_bias = (1.0 - attention_mask.float())[:, None, None, :] * torch.finfo(torch.float32).min
+            student, teacher = student + key_bias, teacher + key_bias
+        log_p_s = F.log_softmax(student, dim=-1)
+        log_p_t = F.log_softmax(teacher, dim=-1)
+        if head_average:
+            log_p_s = torch.log(log_p_s.exp().mean(1, keepdim=True).clamp_min(1e-30))
+            log_p_t = torch.log(log_p_t.exp().mean(1, keepdim=True).clamp_min(1e-30))
+        p_t = log_p_t.exp()
+        kl_rows = (p_t * (log_p_t - log_p_s)).sum(-1)  # (B, h, S)
+        heads = kl_rows.shape[1]
+        if attention_mask is not None:
+            kl_rows = kl_rows * attention_mask.float()[:, None, :]
+        rows = token_count(attention_mask, batch, seq, student_query.device)
+        return kl_rows.sum() / (_normaliser(count, rows) * heads)
+
+
+def _soft_cross_entropy_rows(student_logits, teacher_logits, temperature, valid=None) -> torch.Tensor:
+    """-Σ_c softmax(z_T/t)_c · log_softmax(z_S/t)_c per row, float32. `valid` (..., C) marks the classes that exist
+    (e.g. real positions of a span); the others get no probability and contribute nothing, for every t > 0."""
+    student = student_logits.float() / temperature
+    teacher = teacher_logits.float() / temperature
+    if valid is None:
+        return -(F.softmax(teacher, dim=-1) * F.log_softmax(student, dim=-1)).sum(-1)
+    invalid = ~valid
+    teacher_probs = F.softmax(teacher.masked_fill(invalid, float("-inf")), dim=-1)
+    log_student = F.log_softmax(student.masked_fill(invalid, float("-inf")), dim=-1)
+    return -torch.where(invalid, torch.zeros_like(log_student), teacher_probs * log_student).sum(-1)
+
+
+def _check_temperature(student_logits, teacher_logits, temperature) -> None:
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"Logit shapes differ: student {tuple(student_logits.shape)} vs teacher {tuple(teacher_logits.shape)}"
+        )
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
 
 
 def soft_cross_entropy(
@@ -198,32 +307,29 @@ def soft_cross_entropy(
     temperature: float = 1.0,
     scale_by_t2: bool = False,
     mask: torch.Tensor | None = None,
+    *,
+    count=None,
 ) -> torch.Tensor:
-    """CE(softmax(z_T/t), log_softmax(z_S/t)) over the last dimension, averaged over the other ones.
+    """CE(softmax(z_T/t), log_softmax(z_S/t)) over the last dimension, averaged over the other ones, in float32.
 
     Args:
         student_logits, teacher_logits: (..., C).
         temperature: t; the paper found t = 1 best.
         scale_by_t2: multiply by t² (Hinton et al.) so gradients keep their size as t grows; the paper and the
             official code do not.
-        mask: optional (...) weights of the rows that count (e.g. real tokens for token classification).
+        mask: optional (...) 0/1 weights of the rows that count (e.g. real tokens for token classification).
+        count: the number of rows to divide by (default: the rows that count in this batch).
     """
-    if student_logits.shape != teacher_logits.shape:
-        raise ValueError(
-            f"Logit shapes differ: student {tuple(student_logits.shape)} vs teacher {tuple(teacher_logits.shape)}"
-        )
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    teacher_probs = F.softmax(teacher_logits.float() / temperature, dim=-1)
-    per_row = -(teacher_probs * F.log_softmax(student_logits.float() / temperature, dim=-1)).sum(-1)
-    if mask is None:
-        loss = per_row.mean()
-    else:
-        mask = mask.to(per_row.dtype)
-        loss = (per_row * mask).sum() / mask.sum().clamp_min(1.0)
-    if scale_by_t2:
-        loss = loss * temperature**2
-    return loss.to(student_logits.dtype)
+    _check_temperature(student_logits, teacher_logits, temperature)
+    with float32_no_autocast(student_logits):
+        per_row = _soft_cross_entropy_rows(student_logits, teacher_logits, temperature)
+        if mask is None:
+            rows = torch.tensor(float(per_row.numel()), device=per_row.device)
+        else:
+            mask = mask.float()
+            per_row, rows = per_row * mask, mask.sum()
+        loss = per_row.sum() / _normaliser(count, rows)
+        return loss * temperature**2 if scale_by_t2 else loss
 
 
 def span_soft_cross_entropy(
@@ -234,19 +340,33 @@ def span_soft_cross_entropy(
     temperature: float = 1.0,
     scale_by_t2: bool = False,
     attention_mask: torch.Tensor | None = None,
+    *,
+    count=None,
 ) -> torch.Tensor:
-    """Soft cross-entropy on extractive-QA start and end logits (B, S), averaged; padded positions excluded."""
+    """Soft cross-entropy on extractive-QA start and end logits (B, S), averaged over the two and over examples, in
+    float32; padded positions are not candidates (the temperature is applied first, so every t > 0 is finite).
 
-    def masked(logits):
-        if attention_mask is None:
-            return logits.float()
-        return logits.float().masked_fill(attention_mask == 0, torch.finfo(torch.float32).min)
+    `count`: the number of examples to divide by (default: B).
+    """
+    _check_temperature(student_start, teacher_start, temperature)
+    _check_temperature(student_end, teacher_end, temperature)
+    valid = None if attention_mask is None else attention_mask.bool()
+    with float32_no_autocast(student_start):
+        start = _soft_cross_entropy_rows(student_start, teacher_start, temperature, valid)
+        end = _soft_cross_entropy_rows(student_end, teacher_end, temperature, valid)
+        examples = torch.tensor(float(start.numel()), device=start.device)
+        loss = (start.sum() + end.sum()) / (2 * _normaliser(count, examples))
+        return loss * temperature**2 if scale_by_t2 else loss
 
-    start = soft_cross_entropy(masked(student_start), masked(teacher_start), temperature, scale_by_t2)
-    end = soft_cross_entropy(masked(student_end), masked(teacher_end), temperature, scale_by_t2)
-    return (start + end) / 2
 
+def regression_mse(student_output: torch.Tensor, teacher_output: torch.Tensor, *, count=None) -> torch.Tensor:
+    """MSE to the teacher's regression output (the paper; the official code regressed on gold labels, a bug), float32.
 
-def regression_mse(student_output: torch.Tensor, teacher_output: torch.Tensor) -> torch.Tensor:
-    """MSE to the teacher's regression output (the paper; the official code regressed on gold labels, a bug)."""
-    return F.mse_loss(student_output.float().view(-1), teacher_output.float().view(-1)).to(student_output.dtype)
+    `count`: the number of examples to divide by (default: the rows of this batch); the mean is over count x the
+    number of outputs per example.
+    """
+    with float32_no_autocast(student_output):
+        student = student_output.float().reshape(student_output.shape[0], -1)
+        teacher = teacher_output.float().reshape(student.shape)
+        examples = torch.tensor(float(student.shape[0]), device=student.device)
+        return (student - teacher).pow(2).sum() / (_normaliser(count, examples) * student.shape[1])

@@ -33,6 +33,7 @@ from collections import defaultdict
 import datasets
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 from transformers import (
@@ -51,6 +52,7 @@ from transformers.utils import logging
 from . import losses
 from .arguments import DistillationArguments
 from .capture import CapturedActivations, LayerCapture, find_bert_encoder
+from .denominators import WindowDenominators, count_denominators, problem_type
 from .mapping import build_layer_map
 from .projections import PROJECTIONS_FILE, HiddenProjections
 
@@ -187,9 +189,6 @@ class DistillationTrainer(Trainer):
             counts (without `attention_head_average`), a logits stage with a teacher that has no task head, or
             different label counts or label orders.
     """
-
-    # compute_loss returns a per-batch mean: let Trainer divide it by the gradient accumulation steps.
-    loss_is_scaled_for_ga = False
 
     def __init__(
         self,
@@ -355,9 +354,67 @@ class DistillationTrainer(Trainer):
             attention="att" in self.loss_weights,
         )
 
+    # ---- what each loss divides by: counted over the accumulation window and all processes ----
+
+    @property
+    def loss_is_scaled_for_ga(self) -> bool:
+        """Read by `Trainer.training_step`: True when the last training loss was normalised over its whole window (it
+        then must not be divided by the accumulation steps again), False for a per-batch mean."""
+        return getattr(self, "_loss_normalised_over_window", False)
+
+    def _count_denominators(self, batch) -> dict[str, torch.Tensor]:
+        student = unwrap(self.model)
+        return count_denominators(
+            batch,
+            head=head_kind(student),
+            mask_padding=self.args.mask_padding,
+            config=student.config,
+            hard_label=self.args.hard_label_loss_weight > 0,
+        )
+
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        """`Trainer.get_batch_samples`, returning the window's `WindowDenominators` as its `num_items_in_batch`: every
+        count each loss divides by, summed over the window's micro-batches and across processes."""
+        batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
+        if not batch_samples:
+            return batch_samples, None
+        window = WindowDenominators.from_batches(
+            batch_samples,
+            device,
+            all_reduce=lambda tensor: dist.all_reduce(tensor, op=dist.ReduceOp.SUM),
+            processes=self.accelerator.num_processes if self._is_distributed() else 1,
+            head=head_kind(unwrap(self.model)),
+            mask_padding=self.args.mask_padding,
+            config=unwrap(self.model).config,
+            hard_label=self.args.hard_label_loss_weight > 0,
+        )
+        self._check_fixed_length(window.sequence_lengths)
+        return batch_samples, window
+
+    def _check_fixed_length(self, lengths) -> None:
+        """`mask_padding=False` reproduces the official code's averaging, which counts padded positions: that is only
+        the official code's loss when every batch is padded to the same max_seq_length, as it does."""
+        if self.args.mask_padding or not self.uses_layers or not lengths:
+            return
+        first = self._fixed_sequence_length = getattr(self, "_fixed_sequence_length", None) or lengths[0]
+        if any(length != first for length in lengths):
+            raise ValueError(
+                f"mask_padding=False averages over padded positions too (the official code's loss), which is only "
+                f"defined for batches padded to one fixed length, but batches of lengths {sorted({first, *lengths})} "
+                "came. Pad every batch to max_seq_length (DataCollatorWithPadding(tokenizer, padding='max_length', "
+                "max_length=...); the hf-tinybert stages do this when mask_padding is off), or keep mask_padding=True."
+            )
+
+    # ---- the loss ----
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The weighted TinyBERT loss of one batch. Each component is a sum over its items divided by their count:
+        the count over the whole accumulation window and all processes when `num_items_in_batch` is the window's
+        `WindowDenominators` (training), else this batch's count (evaluation, direct calls)."""
         student_config, teacher_config = unwrap(model).config, unwrap(self.teacher).config
-        student_inputs = {k: v for k, v in inputs.items() if k not in self._teacher_only_columns(model)}
+        student_inputs = {
+            k: v for k, v in inputs.items() if k not in self._teacher_only_columns(model) and k not in _LABEL_COLUMNS
+        }
         teacher_inputs = {k: v for k, v in inputs.items() if k in self._teacher_inputs and k not in _LABEL_COLUMNS}
         attention_mask = inputs.get("attention_mask")
         padding_mask = attention_mask if self.args.mask_padding else None
@@ -370,37 +427,43 @@ class DistillationTrainer(Trainer):
         with torch.no_grad(), self._capture(self.teacher, self.layer_map) as teacher_acts:
             teacher_outputs = self.teacher(**teacher_inputs)
 
-        components: dict[str, torch.Tensor] = {}
+        # component -> [(sum over its items, key of their count)]; `count=1` makes each loss function return its sum
+        terms: dict[str, list[tuple[torch.Tensor, str]]] = {}
         if "emb" in self.loss_weights or "hidden" in self.loss_weights:
             embeddings, hidden_states = self._project(student_acts.embeddings, student_acts.hidden_states)
             if "emb" in self.loss_weights:
-                components["emb"] = losses.masked_mse(embeddings, teacher_acts.embeddings, padding_mask)
+                terms["emb"] = [(losses.masked_mse(embeddings, teacher_acts.embeddings, padding_mask, count=1), "tokens")]
             if "hidden" in self.loss_weights:
-                components["hidden"] = sum(
-                    losses.masked_mse(hidden_states[m], teacher_acts.hidden_states[n], padding_mask)
+                hidden = sum(
+                    losses.masked_mse(hidden_states[m], teacher_acts.hidden_states[n], padding_mask, count=1)
                     for m, n in zip(student_layers, self.layer_map)
                 )
+                terms["hidden"] = [(hidden, "tokens")]
         if "att" in self.loss_weights:
-            components["att"] = sum(
+            attention = sum(
                 self._attention_loss(student_acts, teacher_acts, m, n, attention_mask, student_config, teacher_config)
                 for m, n in zip(student_layers, self.layer_map)
             )
+            terms["att"] = [(attention, "rows" if self.args.attention_loss == "probs_kl" else "pairs")]
         if "pred" in self.loss_weights:
-            components["pred"] = self._prediction_loss(model, outputs, teacher_outputs, inputs)
+            terms["pred"] = [self._prediction_loss(model, outputs, teacher_outputs, inputs)]
         if self.args.hard_label_loss_weight > 0:
-            student_loss = outputs.get("loss") if isinstance(outputs, dict) else None
-            if student_loss is None:
-                raise ValueError(
-                    "hard_label_loss_weight > 0 but the student returned no loss: the batch has no labels "
-                    f"(columns: {sorted(inputs)})"
-                )
-            components["hard"] = student_loss
+            terms["hard"] = self._hard_label_terms(model, outputs, inputs)
 
+        local = self._count_denominators(inputs)
+        window = num_items_in_batch if isinstance(num_items_in_batch, WindowDenominators) and model.training else None
+        self._loss_normalised_over_window = window is not None
+        counts, processes = (window.counts, window.processes) if window is not None else (local, 1)
         weights = {**self.loss_weights, "hard": self.args.hard_label_loss_weight}
-        loss = sum(weights[name] * value for name, value in components.items())
+        loss = sum(
+            weights[name] * sum(total / counts[key].to(total.device).clamp_min(1) for total, key in parts)
+            for name, parts in terms.items()
+        )
+        if processes > 1:
+            loss = loss * processes  # the gradients are averaged across processes: undo it (sums / global counts)
         if self._wrapper_needs_outputs_in_loss(model):
             loss = _ThroughOutputs.apply(loss, *_grad_tensors(outputs))
-        self._record_components(components, "train" if model.training else "eval")
+        self._record_components(terms, local, "train" if model.training else "eval")
         return (loss, outputs) if return_outputs else loss
 
     def _teacher_only_columns(self, model) -> set[str]:
@@ -408,25 +471,27 @@ class DistillationTrainer(Trainer):
         return {name for name in self._teacher_inputs if name not in student_inputs}
 
     def _attention_loss(self, student_acts, teacher_acts, m, n, attention_mask, student_config, teacher_config):
+        """Layer m's attention loss summed over its items (`count=1`)."""
         mask_queries = self.args.mask_padding
         sq, sk = student_acts.queries[m], student_acts.keys[m]
         tq, tk = teacher_acts.queries[n], teacher_acts.keys[n]
         s_heads, t_heads = student_config.num_attention_heads, teacher_config.num_attention_heads
         if self.args.attention_loss == "probs_kl":
             return losses.attention_probability_kl(
-                sq, sk, tq, tk, s_heads, attention_mask, self.args.attention_head_average, t_heads
+                sq, sk, tq, tk, s_heads, attention_mask, self.args.attention_head_average, t_heads, count=1
             )
         if self.args.attention_head_average:
             return losses.attention_score_mse_head_average(
-                sq, sk, tq, tk, s_heads, t_heads, attention_mask, mask_queries
+                sq, sk, tq, tk, s_heads, t_heads, attention_mask, mask_queries, count=1
             )
-        return losses.attention_score_mse(sq, sk, tq, tk, s_heads, attention_mask, mask_queries)
+        return losses.attention_score_mse(sq, sk, tq, tk, s_heads, attention_mask, mask_queries, count=1)
 
-    def _prediction_loss(self, model, outputs, teacher_outputs, inputs) -> torch.Tensor:
+    def _prediction_loss(self, model, outputs, teacher_outputs, inputs) -> tuple[torch.Tensor, str]:
+        """(the prediction loss summed over its items, the key of their count)."""
         kind = head_kind(model)
         t, t2 = self.args.temperature, self.args.scale_loss_by_t2
         if kind == "question_answering":
-            return losses.span_soft_cross_entropy(
+            total = losses.span_soft_cross_entropy(
                 outputs["start_logits"],
                 outputs["end_logits"],
                 teacher_outputs["start_logits"],
@@ -434,38 +499,86 @@ class DistillationTrainer(Trainer):
                 t,
                 t2,
                 inputs.get("attention_mask"),
+                count=1,
             )
+            return total, "examples"
         student_logits, teacher_logits = outputs["logits"], teacher_outputs["logits"]
         if kind == "sequence_classification" and student_logits.shape[-1] == 1:
-            return losses.regression_mse(student_logits, teacher_logits)
-        mask = None
-        if kind == "token_classification":
-            mask = inputs.get("attention_mask")
-        elif kind == "masked_lm":
+            return losses.regression_mse(student_logits, teacher_logits, count=1), "examples"
+        if kind in ("token_classification", "masked_lm"):
             labels = inputs.get("labels")
-            mask = (labels != -100) if labels is not None else inputs.get("attention_mask")
-        return losses.soft_cross_entropy(student_logits, teacher_logits, t, t2, mask)
+            mask = labels.ne(-100) if labels is not None else inputs.get("attention_mask")
+            return losses.soft_cross_entropy(student_logits, teacher_logits, t, t2, mask, count=1), "pred_items"
+        return losses.soft_cross_entropy(student_logits, teacher_logits, t, t2, count=1), "examples"
+
+    def _hard_label_terms(self, model, outputs, inputs) -> list[tuple[torch.Tensor, str]]:
+        """The student's loss on the gold labels as its transformers head defines it (cross-entropy ignoring -100,
+        MSE for regression, BCE for multi-label, the mean of the start and end losses for QA), as sums."""
+        kind = head_kind(model)
+        config = unwrap(model).config
+        if kind == "question_answering":
+            start, end = inputs.get("start_positions"), inputs.get("end_positions")
+            if start is None or end is None:
+                raise ValueError(
+                    "hard_label_loss_weight > 0 but the batch has no start_positions/end_positions "
+                    f"(columns: {sorted(inputs)})"
+                )
+            seq = outputs["start_logits"].shape[1]
+            with losses.float32_no_autocast(outputs["start_logits"]):
+                start_sum = F.cross_entropy(
+                    outputs["start_logits"].float(), start.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum"
+                )
+                end_sum = F.cross_entropy(
+                    outputs["end_logits"].float(), end.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum"
+                )
+            return [(start_sum / 2, "hard"), (end_sum / 2, "hard_end")]
+        labels = inputs.get("labels")
+        logits = outputs.get("logits") if isinstance(outputs, dict) else None
+        if labels is None or logits is None or kind == "base":
+            raise ValueError(
+                "hard_label_loss_weight > 0 needs gold labels and a student with a task or masked-LM head: the batch "
+                f"has columns {sorted(inputs)}, the student is {type(unwrap(model)).__name__}"
+            )
+        with losses.float32_no_autocast(logits):
+            logits = logits.float()
+            if kind == "sequence_classification":
+                problem = problem_type(config, labels)
+                if problem == "regression":
+                    return [(F.mse_loss(logits.reshape(labels.shape), labels.float(), reduction="sum"), "hard")]
+                if problem == "multi_label_classification":
+                    return [(F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="sum"), "hard")]
+            total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="sum")
+            return [(total, "hard")]
 
     # ---- logging of the components ----
 
-    def _record_components(self, components: dict[str, torch.Tensor], mode: str) -> None:
+    def _record_components(self, terms: dict, local_counts: dict[str, torch.Tensor], mode: str) -> None:
+        """Add each term's sum and its local count, so `log` reports sum / count over everything since the last
+        log: per-item means that do not depend on how the batches were laid out."""
         sums = self._component_sums[mode]
-        for name, value in components.items():
-            value = value.detach().float()
-            sums[name] = sums[name] + value if name in sums else value
+        for name, parts in terms.items():
+            values = torch.stack(
+                [torch.stack([total.detach().float(), local_counts[key].float().to(total.device)]) for total, key in parts]
+            )  # (terms, 2)
+            sums[name] = sums[name] + values if name in sums else values
         self._component_counts[mode] += 1
+
+    def _component_means(self, mode: str) -> dict[str, float]:
+        """Each component's mean over the items recorded since the last log, over all processes."""
+        means = {}
+        for name, values in self._component_sums[mode].items():
+            if self.accelerator.num_processes > 1:
+                values = self.accelerator.reduce(values, reduction="sum")
+            means[name] = (values[:, 0] / values[:, 1].clamp_min(1)).sum().item()
+        return means
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         eval_key = next((k for k in logs if k.endswith("_loss") and k != "train_loss"), None)
         mode = "train" if "loss" in logs else "eval" if eval_key else None
         if mode is not None and self._component_counts[mode]:
             prefix = "" if mode == "train" else eval_key[: -len("loss")]
-            count = self._component_counts[mode]
-            for name, total in self._component_sums[mode].items():
-                mean = total / count
-                if self.accelerator.num_processes > 1:
-                    mean = self.accelerator.reduce(mean, reduction="mean")
-                logs[f"{prefix}loss_{name}"] = round(mean.item(), 6)
+            for name, mean in self._component_means(mode).items():
+                logs[f"{prefix}loss_{name}"] = round(mean, 6)
             self._component_sums[mode] = {}
             self._component_counts[mode] = 0
         super().log(logs, start_time)
