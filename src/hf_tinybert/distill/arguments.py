@@ -19,6 +19,7 @@ STAGE_COMPONENTS: dict[str, tuple[str, ...]] = {
 PROJECTIONS = ("separate", "shared", "per_layer")
 ATTENTION_LOSSES = ("scores_mse", "probs_kl")
 TEACHER_DTYPES = ("auto", "float32", "bfloat16", "float16")
+EQUAL_WIDTH_PROJECTIONS = ("auto", "identity", "learned")
 
 
 @dataclass
@@ -107,6 +108,16 @@ class DistillationArguments(TrainingArguments):
             "choices": list(TEACHER_DTYPES),
         },
     )
+    equal_width_projection: str = field(
+        default="auto",
+        metadata={
+            "help": "When the student and the teacher have the same hidden size: 'identity' (nothing to learn), "
+            "'learned' (a trained d x d map, as the official code's fit_dense always is), or 'auto': learned when "
+            "the student's folder has distill_projections.safetensors (e.g. a converted TinyBERT-6L-768 checkpoint), "
+            "else the identity.",
+            "choices": list(EQUAL_WIDTH_PROJECTIONS),
+        },
+    )
     load_projections: bool = field(
         default=True,
         metadata={
@@ -128,6 +139,11 @@ class DistillationArguments(TrainingArguments):
         if self.teacher_dtype not in TEACHER_DTYPES:
             raise ValueError(
                 f"Unknown teacher_dtype {self.teacher_dtype!r}; valid values are: {', '.join(TEACHER_DTYPES)}"
+            )
+        if self.equal_width_projection not in EQUAL_WIDTH_PROJECTIONS:
+            raise ValueError(
+                f"Unknown equal_width_projection {self.equal_width_projection!r}; valid values are: "
+                f"{', '.join(EQUAL_WIDTH_PROJECTIONS)}"
             )
         if not isinstance(self.layer_map, str) or not self.layer_map.strip():
             raise ValueError(f"layer_map must be one of {', '.join(LAYER_MAP_PRESETS)} or a comma-separated list")

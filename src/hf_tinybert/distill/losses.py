@@ -111,11 +111,8 @@ def _heads_for_gram(projection: torch.Tensor, num_heads: int, row_mask: torch.Te
         raise ValueError(f"Hidden width {width} is not divisible by {num_heads} heads")
     head_dim = width // num_heads
     scale = head_dim**-0.25
-    projection = projection.float()
-    if row_mask is not None:
-        projection = projection * (row_mask.float() * scale)[:, :, None]
-    else:
-        projection = projection * scale
+    weights = scale if row_mask is None else (row_mask.float() * scale)[:, :, None]
+    projection = projection.float() * weights
     return (
         projection.view(batch, seq, num_heads, head_dim).permute(0, 2, 3, 1).reshape(batch * num_heads, head_dim, seq)
     )
@@ -176,8 +173,13 @@ def attention_score_mse(
         sum_sq = student_sq + teacher_sq - 2.0 * _gram_inner(qs, ks, qt, kt)
         if float(sum_sq.detach()) < GRAM_CANCELLATION_LIMIT * float(student_sq.detach() + teacher_sq):
             sum_sq = _explicit_squared_score_difference(
-                student_query, student_key, teacher_query.detach(), teacher_key.detach(), num_heads,
-                attention_mask, mask_queries,
+                student_query,
+                student_key,
+                teacher_query.detach(),
+                teacher_key.detach(),
+                num_heads,
+                attention_mask,
+                mask_queries,
             )
         pairs = pair_count(attention_mask, batch, seq, mask_queries, student_query.device)
         return sum_sq / (_normaliser(count, pairs) * num_heads)

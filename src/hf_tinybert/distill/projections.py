@@ -34,7 +34,9 @@ def _linear(in_features: int, out_features: int, initializer_range: float) -> nn
 class HiddenProjections(nn.Module):
     """Maps student embeddings / hidden states (…, d') to the teacher's size (…, d).
 
-    With equal sizes there is nothing to learn and both maps are the identity (no parameters).
+    With equal sizes there is nothing to learn and both maps are the identity (no parameters), unless
+    `learn_equal_width`: then they are learned d x d maps like any other (the official code always has its
+    `fit_dense`, and converted TinyBERT-6L-768 checkpoints carry a trained one).
 
     Args:
         student_size: d', the student's hidden size.
@@ -45,6 +47,7 @@ class HiddenProjections(nn.Module):
         embeddings: whether the embedding layer is distilled (else no W_e is created, so every parameter gets
             a gradient each step, as DDP expects).
         hidden_states: whether the hidden states are distilled (else no W_h).
+        learn_equal_width: learn the maps even when the two sizes are equal.
     """
 
     def __init__(
@@ -56,11 +59,13 @@ class HiddenProjections(nn.Module):
         initializer_range: float = 0.02,
         embeddings: bool = True,
         hidden_states: bool = True,
+        learn_equal_width: bool = False,
     ):
         super().__init__()
         self.mode = mode
         self.student_size, self.teacher_size = student_size, teacher_size
-        self.is_identity = student_size == teacher_size or not (embeddings or hidden_states)
+        same_size = student_size == teacher_size and not learn_equal_width
+        self.is_identity = same_size or not (embeddings or hidden_states)
         if mode not in ("separate", "shared", "per_layer"):
             raise ValueError(f"Unknown projection mode {mode!r}; valid modes are: separate, shared, per_layer")
         if self.is_identity:

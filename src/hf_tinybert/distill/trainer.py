@@ -181,6 +181,8 @@ class DistillationTrainer(Trainer):
             student's head (e.g. `AutoModelForSequenceClassification`) when the stage uses logits, else `AutoModel`.
         teacher_processing_class: the teacher's tokenizer, compared with the student's (`processing_class`); loaded
             from `teacher_model` when that is a path holding one.
+        projections: the learnable maps W_e / W_h, built by `create_projections` (the default). Build them yourself
+            when you pass `optimizers=(optimizer, lr_scheduler)`: the optimizer must hold their parameters.
         **kwargs: everything `Trainer` takes (`train_dataset`, `eval_dataset`, `data_collator`,
             `processing_class`, `compute_metrics`, `callbacks`, ...).
 
@@ -197,6 +199,7 @@ class DistillationTrainer(Trainer):
         *,
         teacher_model: PreTrainedModel | nn.Module | str,
         teacher_processing_class=None,
+        projections: HiddenProjections | None = None,
         **kwargs,
     ):
         if model is None:
@@ -228,18 +231,10 @@ class DistillationTrainer(Trainer):
         self.layer_map = build_layer_map(
             student_config.num_hidden_layers, teacher_config.num_hidden_layers, args.layer_map
         )
-        self.projections = HiddenProjections(
-            student_config.hidden_size,
-            teacher_config.hidden_size,
-            student_config.num_hidden_layers,
-            mode=args.projection,
-            initializer_range=getattr(student_config, "initializer_range", 0.02),
-            embeddings="emb" in self.loss_weights,
-            hidden_states="hidden" in self.loss_weights,
-        )
-        student_path = getattr(unwrap(model), "name_or_path", "") or ""
-        if args.load_projections and os.path.isdir(student_path):
-            self.projections.load(student_path)
+        if projections is None:
+            projections = self.create_projections(model, self.teacher, args)
+        self._check_projections_fit(projections, student_config, teacher_config, args)
+        self.projections = projections
 
         # DDP: the loss reaches every parameter reachable from the student's outputs (`_ThroughOutputs`), so DDP
         # need not search for unused ones after each forward (Trainer's default would).
@@ -247,7 +242,9 @@ class DistillationTrainer(Trainer):
             args.ddp_find_unused_parameters = False
         super().__init__(model=model, args=args, **kwargs)
         self._check_process_setup()
-        self.model_card_callback = self._model_card_callback(student_path)
+        self._check_user_optimizer()
+        self._check_collator_pads_to_fixed_length()
+        self.model_card_callback = self._model_card_callback(getattr(unwrap(model), "name_or_path", "") or "")
         # Evaluation computes the distillation loss even for label-free stages (general distillation).
         self.can_return_loss = True
         self._component_sums: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
@@ -269,6 +266,76 @@ class DistillationTrainer(Trainer):
         self._teacher_inputs = self._forward_parameters(self.teacher)
         self._synchronise_projections()
         self._check_not_split_by_rank()
+
+    # ---- the projections W_e / W_h ----
+
+    @staticmethod
+    def create_projections(student: nn.Module, teacher: nn.Module, args: DistillationArguments) -> HiddenProjections:
+        """The learnable maps from the student's hidden size to the teacher's that the trainer trains beside the
+        student, loaded from `distill_projections.safetensors` in the student's folder when there is one (and
+        `args.load_projections`). Call it yourself to put their parameters into your own optimizer, then pass the
+        result as `DistillationTrainer(..., projections=...)`.
+
+        Equal hidden sizes: `args.equal_width_projection` decides between the identity (nothing to learn) and a
+        learned d x d map (the official code's `fit_dense`, kept by converted TinyBERT-6L-768 checkpoints); `auto`
+        learns one when the student's folder has a projections file and never drops its trained weights.
+        """
+        student_config, teacher_config = unwrap(student).config, unwrap(teacher).config
+        weights = args.loss_weights()
+        student_path = getattr(unwrap(student), "name_or_path", "") or ""
+        saved = bool(student_path) and os.path.isfile(os.path.join(student_path, PROJECTIONS_FILE))
+        equal = student_config.hidden_size == teacher_config.hidden_size
+        learn = args.equal_width_projection == "learned" or (
+            args.equal_width_projection == "auto" and saved and args.load_projections
+        )
+        projections = HiddenProjections(
+            student_config.hidden_size,
+            teacher_config.hidden_size,
+            student_config.num_hidden_layers,
+            mode=args.projection,
+            initializer_range=getattr(student_config, "initializer_range", 0.02),
+            embeddings="emb" in weights,
+            hidden_states="hidden" in weights,
+            learn_equal_width=learn,
+        )
+        if saved and args.load_projections:
+            if projections.is_identity and equal and ("emb" in weights or "hidden" in weights):
+                logger.warning(
+                    f"{student_path} has trained projections ({PROJECTIONS_FILE}) but equal_width_projection="
+                    f"{args.equal_width_projection!r} makes them the identity: they are not used. Set "
+                    "equal_width_projection='learned' (or 'auto') to keep them."
+                )
+            else:
+                projections.load(student_path)
+        return projections
+
+    @staticmethod
+    def _check_projections_fit(projections: HiddenProjections, student_config, teacher_config, args) -> None:
+        expected = (student_config.hidden_size, teacher_config.hidden_size, args.projection)
+        found = (projections.student_size, projections.teacher_size, projections.mode)
+        if found != expected:
+            raise ValueError(
+                f"The projections map {found[0]} -> {found[1]} ({found[2]!r}), but the student's hidden size is "
+                f"{expected[0]}, the teacher's {expected[1]} and projection={expected[2]!r}: build them with "
+                "DistillationTrainer.create_projections(student, teacher, args)"
+            )
+
+    def _check_user_optimizer(self) -> None:
+        """An optimizer passed with its scheduler must already hold the projections: adding parameter groups to it
+        afterwards would leave the scheduler with fewer groups than the optimizer (it fails at its first step)."""
+        if self.optimizer is None or self.lr_scheduler is None:
+            return
+        held = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        missing = [name for name, p in self.projections.named_parameters() if id(p) not in held]
+        if missing:
+            raise ValueError(
+                f"optimizers=(optimizer, lr_scheduler) was given, but the optimizer does not hold the distillation "
+                f"projections' parameters ({', '.join(missing)}), and a scheduler built for its parameter groups "
+                "cannot take more. Either pass optimizers=(optimizer, None) (the trainer adds the projections and "
+                "builds the scheduler), or build them first with projections = "
+                "DistillationTrainer.create_projections(student, teacher, args), include projections.parameters() "
+                "in your optimizer, and pass projections=projections."
+            )
 
     # ---- checks done before any training ----
 
@@ -391,6 +458,19 @@ class DistillationTrainer(Trainer):
         self._check_fixed_length(window.sequence_lengths)
         return batch_samples, window
 
+    def _check_collator_pads_to_fixed_length(self) -> None:
+        """See `_check_fixed_length`: a transformers collator that pads dynamically is refused before training."""
+        padding = getattr(self.data_collator, "padding", None)
+        padding = getattr(padding, "value", padding)  # a PaddingStrategy
+        if self.args.mask_padding or not self.uses_layers or padding in (None, False, "max_length", "do_not_pad"):
+            return
+        raise ValueError(
+            f"mask_padding=False averages over padded positions too (the official code's loss), which is only "
+            f"defined for batches padded to one fixed length, but the data collator ({type(self.data_collator).__name__}"
+            f", padding={padding!r}) pads each batch to its longest row. Use padding='max_length' with max_length="
+            "max_seq_length (the hf-tinybert stages do this when mask_padding is off), or keep mask_padding=True."
+        )
+
     def _check_fixed_length(self, lengths) -> None:
         """`mask_padding=False` reproduces the official code's averaging, which counts padded positions: that is only
         the official code's loss when every batch is padded to the same max_seq_length, as it does."""
@@ -432,7 +512,9 @@ class DistillationTrainer(Trainer):
         if "emb" in self.loss_weights or "hidden" in self.loss_weights:
             embeddings, hidden_states = self._project(student_acts.embeddings, student_acts.hidden_states)
             if "emb" in self.loss_weights:
-                terms["emb"] = [(losses.masked_mse(embeddings, teacher_acts.embeddings, padding_mask, count=1), "tokens")]
+                terms["emb"] = [
+                    (losses.masked_mse(embeddings, teacher_acts.embeddings, padding_mask, count=1), "tokens")
+                ]
             if "hidden" in self.loss_weights:
                 hidden = sum(
                     losses.masked_mse(hidden_states[m], teacher_acts.hidden_states[n], padding_mask, count=1)
@@ -513,7 +595,8 @@ class DistillationTrainer(Trainer):
 
     def _hard_label_terms(self, model, outputs, inputs) -> list[tuple[torch.Tensor, str]]:
         """The student's loss on the gold labels as its transformers head defines it (cross-entropy ignoring -100,
-        MSE for regression, BCE for multi-label, the mean of the start and end losses for QA), as sums."""
+        MSE for regression, BCE for multi-label, the mean of the start and end losses for QA, with padded positions
+        left out of the QA softmax), as sums."""
         kind = head_kind(model)
         config = unwrap(model).config
         if kind == "question_answering":
@@ -524,13 +607,17 @@ class DistillationTrainer(Trainer):
                     f"(columns: {sorted(inputs)})"
                 )
             seq = outputs["start_logits"].shape[1]
+            mask = inputs.get("attention_mask")
             with losses.float32_no_autocast(outputs["start_logits"]):
+                # padded positions are no answer candidates (so the loss does not change with the padding)
+                start_logits, end_logits = (
+                    outputs[name].float() if mask is None else outputs[name].float().masked_fill(mask == 0, -1e9)
+                    for name in ("start_logits", "end_logits")
+                )
                 start_sum = F.cross_entropy(
-                    outputs["start_logits"].float(), start.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum"
+                    start_logits, start.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum"
                 )
-                end_sum = F.cross_entropy(
-                    outputs["end_logits"].float(), end.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum"
-                )
+                end_sum = F.cross_entropy(end_logits, end.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum")
             return [(start_sum / 2, "hard"), (end_sum / 2, "hard_end")]
         labels = inputs.get("labels")
         logits = outputs.get("logits") if isinstance(outputs, dict) else None
@@ -558,7 +645,10 @@ class DistillationTrainer(Trainer):
         sums = self._component_sums[mode]
         for name, parts in terms.items():
             values = torch.stack(
-                [torch.stack([total.detach().float(), local_counts[key].float().to(total.device)]) for total, key in parts]
+                [
+                    torch.stack([total.detach().float(), local_counts[key].float().to(total.device)])
+                    for total, key in parts
+                ]
             )  # (terms, 2)
             sums[name] = sums[name] + values if name in sums else values
         self._component_counts[mode] += 1
@@ -587,17 +677,22 @@ class DistillationTrainer(Trainer):
 
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
-        # Under DeepSpeed the projections are attached to the student and so already among its parameters.
+        if getattr(optimizer, "_distill_projections_added", False) or not any(
+            True for _ in self.projections.parameters()
+        ):
+            return optimizer
+        # Under DeepSpeed the projections are attached to the student and so already among its parameters; an
+        # optimizer passed in by the user may hold them already (see `create_projections`).
         present = {id(p) for group in optimizer.param_groups for p in group["params"]}
         params = [(name, p) for name, p in self.projections.named_parameters() if id(p) not in present]
-        if params and not getattr(optimizer, "_distill_projections_added", False):
+        if params:
             decay = [p for name, p in params if name.endswith("weight")]
             no_decay = [p for name, p in params if not name.endswith("weight")]
             optimizer.add_param_group({"params": decay, "weight_decay": self.args.weight_decay})
             optimizer.add_param_group({"params": no_decay, "weight_decay": 0.0})
-            # Trainer zeroes gradients with `model.zero_grad()`, which does not reach the projections.
-            optimizer.register_step_post_hook(lambda *_: self.projections.zero_grad(set_to_none=True))
-            optimizer._distill_projections_added = True
+        # Trainer zeroes gradients with `model.zero_grad()`, which does not reach the projections.
+        optimizer.register_step_post_hook(lambda *_: self.projections.zero_grad(set_to_none=True))
+        optimizer._distill_projections_added = True
         return optimizer
 
     def _clip_grad_norm(self, model):

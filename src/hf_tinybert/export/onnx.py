@@ -250,7 +250,22 @@ def optimize_onnx(
     return {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
 
 
-def quantize_onnx(onnx_path: str | os.PathLike, output_path: str | os.PathLike) -> None:
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX-INT8), from /proc/cpuinfo;
+    True where that cannot be read (ARM and other machines whose int8 kernels do not saturate the same way)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    except OSError:
+        return True
+    if flags is None:
+        return True
+    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags))
+
+
+def quantize_onnx(
+    onnx_path: str | os.PathLike, output_path: str | os.PathLike, reduce_range: bool | None = None
+) -> None:
     """Dynamic int8 quantization (int8 weights, activations quantized at run time) of an ONNX model.
 
     Weights are quantized per output channel: as fast as per-tensor scales here, and on a MiniLM-L6 fine-tuned
@@ -259,7 +274,14 @@ def quantize_onnx(onnx_path: str | os.PathLike, output_path: str | os.PathLike) 
     Args:
         onnx_path: an fp32 model (plain or fused).
         output_path: file to write the int8 model to.
+        reduce_range: quantize weights to 7 bits. ONNX Runtime's u8s8 kernels on x86 CPUs without VNNI add pairs of
+            8-bit products in saturating 16-bit sums; 7-bit weights cannot saturate them (ONNX Runtime's advice for
+            such machines). Default (None): on when this CPU has no VNNI (`cpu_has_vnni`). On a 2-core AMD EPYC
+            without VNNI, the test suite's random 2-layer model lost 29 % of its logit scale at most and agreed on 80 %
+            of labels with 8-bit weights, 9 % and 100 % with 7-bit ones.
     """
+    if reduce_range is None:
+        reduce_range = not cpu_has_vnni()
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -272,6 +294,7 @@ def quantize_onnx(onnx_path: str | os.PathLike, output_path: str | os.PathLike) 
             os.fspath(output_path),
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=reduce_range,
             # fused models hold contrib ops whose output types shape inference cannot tell
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )

@@ -60,9 +60,14 @@ def load_model_for_task(path: str, data: TaskData):
     return AutoModelForSequenceClassification.from_pretrained(path, **data.model_config_kwargs())
 
 
-def data_collator_for(data: TaskData, tokenizer):
-    # SQuAD features are padded to max_length already; classification pads per batch.
-    return default_data_collator if data.kind == "question_answering" else DataCollatorWithPadding(tokenizer)
+def data_collator_for(data: TaskData, tokenizer, pad_to_length: int | None = None):
+    """SQuAD features are padded to max_length already; classification pads per batch, or to `pad_to_length` (the
+    official code's fixed-length batches, which `mask_padding=False` distillation needs)."""
+    if data.kind == "question_answering":
+        return default_data_collator
+    if pad_to_length is not None:
+        return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=pad_to_length)
+    return DataCollatorWithPadding(tokenizer)
 
 
 def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_args: TrainingArguments) -> dict:

@@ -80,8 +80,12 @@ def _last_checkpoint(folder: str) -> str | None:
     return get_last_checkpoint(folder) if os.path.isdir(folder) else None
 
 
-def _run_step(student, teacher, tokenizer, data: TaskData, args: DistillationArguments, checkpoint, evaluate: bool):
+def _run_step(
+    student, teacher, tokenizer, data: TaskData, args: DistillationArguments, checkpoint, evaluate: bool, max_length
+):
     first_eval = next(iter(data.eval_sets))
+    # mask_padding=False is the official code's averaging over padded positions: pad every batch to one length
+    pad_to_length = None if args.mask_padding else max_length
     trainer = DistillationTrainer(
         student,
         args,
@@ -89,7 +93,7 @@ def _run_step(student, teacher, tokenizer, data: TaskData, args: DistillationArg
         train_dataset=data.train,
         eval_dataset=data.eval_sets[first_eval] if evaluate else None,
         processing_class=tokenizer,
-        data_collator=data_collator_for(data, tokenizer),
+        data_collator=data_collator_for(data, tokenizer, pad_to_length),
         compute_metrics=data.compute_metrics(first_eval) if evaluate else None,
     )
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -138,7 +142,16 @@ def task_distill(
 
     if stage in ("intermediate", "prediction", "joint"):
         step_args = dataclasses.replace(training_args, stage=stage)
-        trainer = _run_step(student, teacher, tokenizer, data, step_args, checkpoint, evaluate=stage != "intermediate")
+        trainer = _run_step(
+            student,
+            teacher,
+            tokenizer,
+            data,
+            step_args,
+            checkpoint,
+            evaluate=stage != "intermediate",
+            max_length=data_args.max_seq_length,
+        )
     else:
         intermediate_dir = os.path.join(output_dir, "intermediate")
         done_marker = os.path.join(intermediate_dir, STEP_DONE_FILE)
@@ -155,7 +168,7 @@ def task_distill(
                 load_best_model_at_end=False,
             )
             step_checkpoint = _last_checkpoint(intermediate_dir) if resume else None
-            _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, evaluate=False)
+            _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, False, data_args.max_seq_length)
             if training_args.should_save:
                 with open(done_marker, "w", encoding="utf-8") as f:
                     json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
@@ -176,7 +189,9 @@ def task_distill(
             greater_is_better=True if training_args.metric_for_best_model is None else training_args.greater_is_better,
         )
         step_checkpoint = _last_checkpoint(output_dir) if resume else None
-        trainer = _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, evaluate=True)
+        trainer = _run_step(
+            student, teacher, tokenizer, data, step_args, step_checkpoint, True, data_args.max_seq_length
+        )
 
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
