@@ -206,6 +206,30 @@ def test_accelerate_launch_with_the_example_ddp_config(torchrun_dumps, tmp_path)
         assert _max_difference(ours["projections"], by_torchrun[f"joint_rank{rank}"]["projections"]) == 0.0
 
 
+@pytest.mark.slow
+def test_two_ranks_with_dynamic_padding_match_one_process(torchrun_dumps, tmp_path):
+    """Variable-length rows, dynamic padding, one SGD step: 2 ranks x 4 rows and 2 ranks x 2 rows x 2 accumulation
+    steps end where 1 process x 8 rows ends (every loss divides by the counts of the whole window on both ranks)."""
+    import window_cases
+
+    dumps, _ = torchrun_dumps
+    rank0, rank1 = dumps["padded_rank0"], dumps["padded_rank1"]
+    tok = window_cases.tokenizer(str(tmp_path / "vocab"))
+    for case in script.PADDED_CASES:
+        single = window_cases.trainer(case, str(tmp_path / case), 8, 8, 1, tok)
+        start = window_cases.weights(single)
+        single.train()
+        reference = window_cases.weights(single)
+        reference_log = next(entry for entry in single.state.log_history if "loss" in entry)
+        assert _max_difference(reference, start) > 1e-3
+        for batch, accumulation in script.PADDED_LAYOUTS:
+            ours = rank0[(case, batch, accumulation)]
+            assert _max_difference(ours["weights"], rank1[(case, batch, accumulation)]["weights"]) == 0.0
+            assert _max_difference(ours["weights"], reference) < 1e-6, (case, batch, accumulation)
+            for name in [key for key in reference_log if key.startswith("loss")]:
+                assert ours["log"][name] == pytest.approx(reference_log[name], rel=1e-5), (case, name)
+
+
 # ---- the example accelerate configs ----
 
 

@@ -15,6 +15,8 @@ Runs:
   none reaches its pooler.
 - `data`: which rows of a streamed corpus each rank's training batches hold; the errors for a corpus already split
   by rank and for a launch in which the trainer is not distributed.
+- `padded`: one SGD step on variable-length rows with dynamic padding (tests/window_cases.py) for several cases, as
+  2 ranks x batch 4 and as 2 ranks x batch 2 x 2 accumulation steps; must equal 1 process x batch 8.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from hf_tinybert.data.corpus import shard_for_rank  # noqa: E402
 SEQ = 12
 STEPS = 4
 GLOBAL_BATCH = 8
-RUNS = ("joint", "accumulated", "unsynced", "general", "data")
+RUNS = ("joint", "accumulated", "unsynced", "general", "data", "padded")
+PADDED_CASES = ("joint_hard", "qa_joint_hard", "general_mlm_hard", "joint_probs_kl")
+PADDED_LAYOUTS = ((4, 1), (2, 2))  # per rank: (batch, accumulation steps); 2 ranks -> 8 rows in one step
 
 
 def token_rows(n: int, seed: int = 0) -> dict:
@@ -205,6 +209,21 @@ def run_data(output_root: str, rank: int, world_size: int) -> dict:
     return {"rows": rows, "presplit_error": refused, "not_distributed_error": not_distributed}
 
 
+def run_padded(output_root: str, rank: int, world_size: int) -> dict:
+    import window_cases
+
+    tok = window_cases.tokenizer(os.path.join(output_root, f"vocab_rank{rank}"))
+    result = {}
+    for case in PADDED_CASES:
+        for batch, accumulation in PADDED_LAYOUTS:
+            folder = os.path.join(output_root, f"padded_{case}_{batch}x{accumulation}_rank{rank}")
+            trainer = window_cases.trainer(case, folder, 8, batch, accumulation, tok)
+            trainer.train()
+            logged = next(entry for entry in trainer.state.log_history if "loss" in entry)
+            result[(case, batch, accumulation)] = {"weights": window_cases.weights(trainer), "log": logged}
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dump_dir")
@@ -216,6 +235,7 @@ def main(argv=None) -> int:
         "unsynced": run_unsynced,
         "general": run_general,
         "data": run_data,
+        "padded": run_padded,
     }
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     os.makedirs(args.dump_dir, exist_ok=True)

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 GRAM_CANCELLATION_LIMIT = 1e-3
 
 
-def float32_no_autocast(*tensors: torch.Tensor):
+def autocast_disabled(*tensors: torch.Tensor):
     """A context without autocast on the tensors' device (where autocast exists for it)."""
     device_type = tensors[0].device.type if tensors else "cpu"
     try:
@@ -67,7 +67,7 @@ def masked_mse(
     """
     if student.shape != teacher.shape:
         raise ValueError(f"Shape mismatch: student {tuple(student.shape)} vs teacher {tuple(teacher.shape)}")
-    with float32_no_autocast(student):
+    with autocast_disabled(student):
         squared = (student.float() - teacher.float()).pow(2).sum(-1)  # (B, S)
         if mask is not None:
             squared = squared * mask.float()
@@ -162,7 +162,7 @@ def attention_score_mse(
     key_mask = attention_mask
     query_mask = attention_mask if mask_queries else None
     batch, seq = student_query.shape[:2]
-    with float32_no_autocast(student_query):
+    with autocast_disabled(student_query):
         qs = _heads_for_gram(student_query, num_heads, query_mask)
         ks = _heads_for_gram(student_key, num_heads, key_mask)
         with torch.no_grad():
@@ -198,7 +198,7 @@ def attention_score_mse_explicit(
 ) -> torch.Tensor:
     """`attention_score_mse` computed on materialised float32 (B, h, S, S) score tensors (reference and fallback)."""
     batch, seq = student_query.shape[:2]
-    with float32_no_autocast(student_query):
+    with autocast_disabled(student_query):
         sum_sq = _explicit_squared_score_difference(
             student_query, student_key, teacher_query, teacher_key, num_heads, attention_mask, mask_queries
         )
@@ -234,7 +234,7 @@ def attention_score_mse_head_average(
     `count`: the number of (query, key) pairs to divide by (default: `pair_count` of this batch).
     """
     batch, seq = student_query.shape[:2]
-    with float32_no_autocast(student_query):
+    with autocast_disabled(student_query):
         student = attention_scores(student_query.float(), student_key.float(), student_heads).mean(1)
         teacher = attention_scores(teacher_query.float(), teacher_key.float(), teacher_heads).mean(1)
         diff = _masked_scores(student - teacher, attention_mask, mask_queries)
@@ -261,7 +261,7 @@ def attention_probability_kl(
     sum of the per-row KLs over rows and heads / (count x heads).
     """
     batch, seq = student_query.shape[:2]
-    with float32_no_autocast(student_query):
+    with autocast_disabled(student_query):
         student = attention_scores(student_query.float(), student_key.float(), num_heads)
         teacher = attention_scores(teacher_query.float(), teacher_key.float(), teacher_heads or num_heads)
         if attention_mask is not None:
@@ -323,7 +323,7 @@ def soft_cross_entropy(
         count: the number of rows to divide by (default: the rows that count in this batch).
     """
     _check_temperature(student_logits, teacher_logits, temperature)
-    with float32_no_autocast(student_logits):
+    with autocast_disabled(student_logits):
         per_row = _soft_cross_entropy_rows(student_logits, teacher_logits, temperature)
         if mask is None:
             rows = torch.tensor(float(per_row.numel()), device=per_row.device)
@@ -353,7 +353,7 @@ def span_soft_cross_entropy(
     _check_temperature(student_start, teacher_start, temperature)
     _check_temperature(student_end, teacher_end, temperature)
     valid = None if attention_mask is None else attention_mask.bool()
-    with float32_no_autocast(student_start):
+    with autocast_disabled(student_start):
         start = _soft_cross_entropy_rows(student_start, teacher_start, temperature, valid)
         end = _soft_cross_entropy_rows(student_end, teacher_end, temperature, valid)
         examples = torch.tensor(float(start.numel()), device=start.device)
@@ -367,7 +367,7 @@ def regression_mse(student_output: torch.Tensor, teacher_output: torch.Tensor, *
     `count`: the number of examples to divide by (default: the rows of this batch); the mean is over count x the
     number of outputs per example.
     """
-    with float32_no_autocast(student_output):
+    with autocast_disabled(student_output):
         student = student_output.float().reshape(student_output.shape[0], -1)
         teacher = teacher_output.float().reshape(student.shape)
         examples = torch.tensor(float(student.shape[0]), device=student.device)

@@ -504,7 +504,7 @@ class DistillationTrainer(Trainer):
             outputs = model(**student_inputs)
         if self.teacher.training:
             self.teacher.eval()
-        with torch.no_grad(), self._capture(self.teacher, self.layer_map) as teacher_acts:
+        with torch.no_grad(), self._teacher_precision(), self._capture(self.teacher, self.layer_map) as teacher_acts:
             teacher_outputs = self.teacher(**teacher_inputs)
 
         # component -> [(sum over its items, key of their count)]; `count=1` makes each loss function return its sum
@@ -547,6 +547,13 @@ class DistillationTrainer(Trainer):
             loss = _ThroughOutputs.apply(loss, *_grad_tensors(outputs))
         self._record_components(terms, local, "train" if model.training else "eval")
         return (loss, outputs) if return_outputs else loss
+
+    def _teacher_precision(self):
+        """A teacher cast to `teacher_dtype` computes in that dtype, also where the caller's autocast is active (which
+        would mix bf16 activations with its fp16 LayerNorm weights); a teacher as loaded follows the caller."""
+        if self.args.teacher_dtype == "auto":
+            return contextlib.nullcontext()
+        return losses.autocast_disabled(next(self.teacher.parameters()))
 
     def _teacher_only_columns(self, model) -> set[str]:
         student_inputs = self._forward_parameters(model)
@@ -608,7 +615,7 @@ class DistillationTrainer(Trainer):
                 )
             seq = outputs["start_logits"].shape[1]
             mask = inputs.get("attention_mask")
-            with losses.float32_no_autocast(outputs["start_logits"]):
+            with losses.autocast_disabled(outputs["start_logits"]):
                 # padded positions are no answer candidates (so the loss does not change with the padding)
                 start_logits, end_logits = (
                     outputs[name].float() if mask is None else outputs[name].float().masked_fill(mask == 0, -1e9)
@@ -626,7 +633,7 @@ class DistillationTrainer(Trainer):
                 "hard_label_loss_weight > 0 needs gold labels and a student with a task or masked-LM head: the batch "
                 f"has columns {sorted(inputs)}, the student is {type(unwrap(model)).__name__}"
             )
-        with losses.float32_no_autocast(logits):
+        with losses.autocast_disabled(logits):
             logits = logits.float()
             if kind == "sequence_classification":
                 problem = problem_type(config, labels)
