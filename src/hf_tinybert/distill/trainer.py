@@ -5,9 +5,11 @@ teacher under `no_grad` with the same kind of hooks, turns the captured pairs in
 hidden / prediction losses (`losses.py`), weights them and returns one scalar. Everything else (the loop,
 gradient accumulation, mixed precision, DDP, checkpointing, logging, evaluation) is `Trainer`'s.
 
-Overrides: `compute_loss` (the losses), `create_optimizer` (adds the projections' parameters), `_save` and
-`_load_from_checkpoint` (the projections file beside the student), `_set_signature_columns_if_needed` (keeps
-the columns the teacher needs), `log` (adds the loss components), `train` (DeepSpeed only, see below).
+Overrides: `compute_loss` (the losses), `get_batch_samples` (counts what each loss divides by over the whole
+accumulation window and all processes, `denominators.py`), `create_optimizer` (adds the projections' parameters),
+`_clip_grad_norm` (clips the student and the projections together), `_save` and `_load_from_checkpoint` (the
+projections file beside the student), `_set_signature_columns_if_needed` (keeps the columns the teacher needs),
+`log` (adds the loss components), `train` (DeepSpeed only, see below).
 
 Several processes (`torchrun`, `accelerate launch`): the student is wrapped by `Trainer` (DDP, FSDP or DeepSpeed).
 The teacher is never wrapped for training: it is frozen, in eval mode, on each rank's device, and broadcast from
