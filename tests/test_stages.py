@@ -377,3 +377,42 @@ def test_task_distill_rejects_a_teacher_for_another_task(tmp_path, finetuned_tea
                 "--use_cpu",
             ]
         )
+
+
+def test_task_distill_with_the_official_averaging_pads_to_max_seq_length(tmp_path, finetuned_teacher, glue_dir):
+    """--mask_padding false counts padded positions (the official code's loss): the stage pads every batch to
+    --max_seq_length, which the trainer requires (it refuses a dynamically padding collator when it is built)."""
+    student_init = _tiny_student_preset_folder(tmp_path, None)
+    command = [
+        "task-distill",
+        "--stage",
+        "intermediate",
+        "--mask_padding",
+        "false",
+        "--teacher_model",
+        str(finetuned_teacher),
+        "--student_model",
+        str(student_init),
+        "--task",
+        "sst2",
+        "--data_dir",
+        str(glue_dir),
+        "--output_dir",
+        str(tmp_path / "official"),
+        "--max_seq_length",
+        "16",
+        "--per_device_train_batch_size",
+        "16",
+        "--max_steps",
+        "2",
+        *COMMON,
+    ]
+    assert cli_main(command) == 0
+    from hf_tinybert.stages.finetune import data_collator_for
+    from hf_tinybert.stages.task_data import TaskData
+
+    data = TaskData(name="sst2", kind="classification", train=None, eval_sets={}, main_metric="accuracy")
+    tokenizer = BertTokenizerFast.from_pretrained(finetuned_teacher)
+    rows = [tokenizer("good movie"), tokenizer("a very long and really quite boring film")]
+    assert data_collator_for(data, tokenizer, 16)(rows)["input_ids"].shape == (2, 16)
+    assert data_collator_for(data, tokenizer)(rows)["input_ids"].shape[1] < 16

@@ -97,7 +97,9 @@ class DistillationArguments(TrainingArguments):
         default=True,
         metadata={
             "help": "Leave padded positions out of the hidden-state and attention losses. False reproduces the "
-            "official code: every position counts in the hidden MSE and padded query rows count in the attention MSE."
+            "official code: every position counts in the hidden MSE and padded query rows count in the attention MSE; "
+            "like the official code it needs every batch padded to max_seq_length (the stages do that; the trainer "
+            "refuses batches of different lengths)."
         },
     )
     teacher_dtype: str = field(

@@ -431,10 +431,10 @@ class DistillationTrainer(Trainer):
         then must not be divided by the accumulation steps again), False for a per-batch mean."""
         return getattr(self, "_loss_normalised_over_window", False)
 
-    def _count_denominators(self, batch) -> dict[str, torch.Tensor]:
+    def _counting_options(self) -> dict:
+        """What `count_denominators` needs to know about this run."""
         student = unwrap(self.model)
-        return count_denominators(
-            batch,
+        return dict(
             head=head_kind(student),
             mask_padding=self.args.mask_padding,
             config=student.config,
@@ -452,10 +452,7 @@ class DistillationTrainer(Trainer):
             device,
             all_reduce=lambda tensor: dist.all_reduce(tensor, op=dist.ReduceOp.SUM),
             processes=self.accelerator.num_processes if self._is_distributed() else 1,
-            head=head_kind(unwrap(self.model)),
-            mask_padding=self.args.mask_padding,
-            config=unwrap(self.model).config,
-            hard_label=self.args.hard_label_loss_weight > 0,
+            **self._counting_options(),
         )
         self._check_fixed_length(window.sequence_lengths)
         return batch_samples, window
@@ -534,7 +531,7 @@ class DistillationTrainer(Trainer):
         if self.args.hard_label_loss_weight > 0:
             terms["hard"] = self._hard_label_terms(model, outputs, inputs)
 
-        local = self._count_denominators(inputs)
+        local = count_denominators(inputs, **self._counting_options())
         window = num_items_in_batch if isinstance(num_items_in_batch, WindowDenominators) and model.training else None
         self._loss_normalised_over_window = window is not None
         counts, processes = (window.counts, window.processes) if window is not None else (local, 1)
@@ -686,12 +683,11 @@ class DistillationTrainer(Trainer):
 
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
-        if getattr(optimizer, "_distill_projections_added", False) or not any(
-            True for _ in self.projections.parameters()
-        ):
+        done = getattr(optimizer, "_distill_projections_added", False)
+        # Under DeepSpeed the projections are attached to the student: its engine trains and zeroes them.
+        if done or self._projections_attached or not any(True for _ in self.projections.parameters()):
             return optimizer
-        # Under DeepSpeed the projections are attached to the student and so already among its parameters; an
-        # optimizer passed in by the user may hold them already (see `create_projections`).
+        # An optimizer passed in by the user may hold them already (see `create_projections`).
         present = {id(p) for group in optimizer.param_groups for p in group["params"]}
         params = [(name, p) for name, p in self.projections.named_parameters() if id(p) not in present]
         if params:
