@@ -14,7 +14,10 @@ random weights, batch 32, sequence lengths 128 and 512. Three steps, each = forw
       of the float32 upcast within a bf16 step. (d) and (e) run only where the CPU has bf16 matrix instructions
       (avx512_bf16 / amx_bf16; `--bf16-rows on` forces them): elsewhere bf16 is emulated, hundreds of times slower;
   (f) the losses alone: forward and backward of (a)'s four losses (projections included) from tensors captured
-      once, and the projections' AdamW update, so (f)/(a) is the share of a step the float32 losses take.
+      once, and the projections' AdamW update, so (f)/(a) is the share of a step the float32 losses take;
+  (g) (a) with the previous capture (`HookCapture`: forward hooks on the embeddings, the layer outputs and the
+      Q/K linear layers) instead of today's (`output_hidden_states` + the attention-interface recorder), so
+      (a)/(g) is what the capture that supports every encoder family costs.
 
 The methods are interleaved round by round and the medians taken, so machine noise hits all of them alike;
 the ratios (a)/(b) and (c)/(a) are the result. Two memory-allocator settings are measured, each in its own
@@ -48,7 +51,7 @@ from hf_tinybert.distill import losses
 from hf_tinybert.export.model_size import encoder_flops
 
 BATCH = 32
-METHODS = ("a", "b", "c", "d", "e", "f")
+METHODS = ("a", "b", "c", "d", "e", "f", "g")
 LABELS = {
     "a": "(a) ours: hooks + Q/K scores, sdpa",
     "b": "(b) irreducible: teacher fwd + student fwd/bwd, prediction loss only",
@@ -56,6 +59,7 @@ LABELS = {
     "d": "(d) ours under bf16 autocast, losses in float32",
     "e": "(e) ours under bf16 autocast, losses in bf16 (no upcast)",
     "f": "(f) the losses alone (float32), from captured tensors",
+    "g": "(g) (a) with the previous capture (hooks on Q/K linears and layer outputs)",
 }
 
 
@@ -113,6 +117,10 @@ def _attention_score_mse_bf16(sq, sk, tq, tk, num_heads, attention_mask=None, ma
     """`losses.attention_score_mse` (Gram matrices) without the upcast: the products in bf16 under autocast."""
 
     def heads(x, mask):
+        if x.dim() == 4:  # (B, h, S, d), as captured at the attention interface
+            batch, h, seq, d = x.shape
+            x = x * (mask.to(x.dtype) * d**-0.25)[:, None, :, None]
+            return x.transpose(-1, -2).reshape(batch * h, d, seq)
         batch, seq, width = x.shape
         d = width // num_heads
         x = x * (mask.to(x.dtype) * d**-0.25)[:, :, None]
@@ -143,6 +151,48 @@ def losses_in_bf16(active: bool):
         losses.masked_mse, losses.attention_score_mse = saved
 
 
+class HookCapture:
+    """The capture DistillationTrainer used before it captured at the attention interface (for (g)): forward hooks
+    on a BERT model's embeddings, mapped layers and their query/key linear layers, (B, S, h·d) projections."""
+
+    def __init__(self, model, layers, embeddings=True, hidden_states=True, attention=True):
+        self.encoder = model.base_model
+        self.layers = sorted(set(layers))
+        self.flags = embeddings, hidden_states, attention
+        self.handles = []
+
+    def __enter__(self):
+        from hf_tinybert.distill.capture import CapturedActivations
+
+        captured = self.captured = CapturedActivations()
+        embeddings, hidden_states, attention = self.flags
+
+        def store(table, key):
+            def hook(module, args, output):
+                tensor = output[0] if isinstance(output, (tuple, list)) else output
+                if table is None:
+                    captured.embeddings = tensor
+                else:
+                    table[key] = tensor
+
+            return hook
+
+        if embeddings:
+            self.handles.append(self.encoder.embeddings.register_forward_hook(store(None, None)))
+        for m in self.layers:
+            layer = self.encoder.encoder.layer[m - 1]
+            if hidden_states:
+                self.handles.append(layer.register_forward_hook(store(captured.hidden_states, m)))
+            if attention:
+                self.handles.append(layer.attention.self.query.register_forward_hook(store(captured.queries, m)))
+                self.handles.append(layer.attention.self.key.register_forward_hook(store(captured.keys, m)))
+        return captured
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+
+
 class Step:
     """One training step of one method, with its own copy of the student and optimizer."""
 
@@ -162,6 +212,11 @@ class Step:
             self.eager_teacher.set_attn_implementation("eager")
         if method == "f":
             self._capture_once()
+        if method == "g":
+            weights = self.trainer.loss_weights
+            self.trainer._capture = lambda model, layers: HookCapture(
+                model, layers, "emb" in weights, "hidden" in weights, "att" in weights
+            )
 
     def _capture_once(self) -> None:
         """(f): run both models once with the trainer's hooks; keep the student's tensors as leaves of a graph that
@@ -203,7 +258,7 @@ class Step:
 
     def loss(self) -> torch.Tensor:
         inputs = {k: v for k, v in self.batch.items() if k != "labels"}
-        if self.method == "a":
+        if self.method in ("a", "g"):
             return self.trainer.compute_loss(self.student, self.batch)
         if self.method == "f":
             return self.losses_alone()
@@ -350,9 +405,9 @@ def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float])
                 )
         lines += [
             "",
-            "| seq | (a)/(b) wall | (a)/(b) CPU | (c)/(a) wall | (c)/(a) CPU | (f)/(a) wall | (d)/(e) wall | (d)/(e) CPU "
-            "| (d)/(a) wall |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| seq | (a)/(b) wall | (a)/(b) CPU | (c)/(a) wall | (c)/(a) CPU | (a)/(g) wall | (a)/(g) CPU | (f)/(a) wall "
+            "| (d)/(e) wall | (d)/(e) CPU | (d)/(a) wall |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for seq, r in results.items():
             med, cpu_med = r["median_s"], r["median_cpu_s"]
@@ -362,9 +417,10 @@ def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float])
                 else " | | "
             )
             share = f"{med['f'] / med['a']:.3f}" if "f" in med else ""
+            capture = f"{med['a'] / med['g']:.3f} | {cpu_med['a'] / cpu_med['g']:.3f}" if "g" in med else " | "
             lines.append(
                 f"| {seq} | {med['a'] / med['b']:.3f} | {cpu_med['a'] / cpu_med['b']:.3f} | "
-                f"{med['c'] / med['a']:.2f} | {cpu_med['c'] / cpu_med['a']:.2f} | {share} | {bf16} |"
+                f"{med['c'] / med['a']:.2f} | {cpu_med['c'] / cpu_med['a']:.2f} | {capture} | {share} | {bf16} |"
             )
         verdicts = []
         for seq, r in results.items():
@@ -374,6 +430,9 @@ def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float])
                 f"seq {seq}: (a)/(b) = {ab:.3f} {'meets' if ab <= 1.08 else 'misses'} <= 1.08, "
                 f"(c)/(a) = {ca:.2f} {'meets' if ca >= 1.15 else 'misses'} >= 1.15"
             )
+            if "g" in med:
+                ag = med["a"] / med["g"]
+                verdict += f", (a)/(g) = {ag:.3f} {'meets' if ag <= 1.0 else 'exceeds'} <= 1.00"
             if "d" in med:
                 de = med["d"] / med["e"]
                 verdict += f", (d)/(e) = {de:.3f} {'meets' if de <= 1.02 else 'misses'} <= 1.02"
@@ -382,7 +441,9 @@ def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float])
     lines += [
         "",
         "Targets (issue 3): (a)/(b) <= 1.08 and (c)/(a) >= 1.15 at seq 128, and more at 512. Issue 13: the float32 "
-        "upcast of the losses costs at most 2% of a bf16 step at seq 128, (d)/(e) <= 1.02. (d)/(a) is the bf16 step's "
+        "upcast of the losses costs at most 2% of a bf16 step at seq 128, (d)/(e) <= 1.02. Issue 14: the capture that "
+        "supports every encoder family costs no more than the previous one, (a)/(g) <= 1 (within noise). "
+        "(d)/(a) is the bf16 step's "
         "time over the float32 step's: below 1 only on CPUs with native bf16 matrix instructions (CPU flags: "
         f"{_bf16_flags()}).",
         "",

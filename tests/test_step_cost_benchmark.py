@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import BertConfig
 
@@ -32,9 +33,11 @@ def test_bf16_rows_swap_the_losses_only_inside_the_step(monkeypatch):
     monkeypatch.setattr(script, "configs", lambda: (teacher, student))
     monkeypatch.setattr(script, "BATCH", 4)
     t, s, batch = script.build(16)
-    steps = {m: script.Step(m, t, s, batch) for m in ("a", "d", "e", "f")}
+    steps = {m: script.Step(m, t, s, batch) for m in ("a", "d", "e", "f", "g")}
+    for method in ("d", "e", "g"):  # the same projections everywhere (each trainer draws its own)
+        steps[method].trainer.projections.load_state_dict(steps["a"].trainer.projections.state_dict())
     values = {}
-    for method in ("a", "d", "e"):
+    for method in ("a", "d", "e", "g"):
         steps[method].student.eval()  # no dropout: the three losses are comparable
         values[method] = steps[method].loss().item()
     original = losses.masked_mse, losses.attention_score_mse
@@ -45,6 +48,7 @@ def test_bf16_rows_swap_the_losses_only_inside_the_step(monkeypatch):
     assert abs(values["d"] - values["a"]) < 0.05 * values["a"]
     assert abs(values["e"] - values["a"]) < 0.05 * values["a"]
     assert values["e"] != values["d"]
+    assert values["g"] == pytest.approx(values["a"], rel=1e-5)  # the previous capture: the same loss
     for step in steps.values():
         wall, cpu = step.run()
         assert wall > 0 and cpu > 0

@@ -1,7 +1,7 @@
 """TinyBERT distillation: arguments, layer mapping, activation capture, losses and the trainer."""
 
 from .arguments import STAGES, DistillationArguments
-from .capture import CapturedActivations, LayerCapture, find_bert_encoder
+from .capture import CapturedActivations, LayerCapture, attention_capture_support, backbone_of
 from .mapping import build_layer_map
 from .projections import PROJECTIONS_FILE, HiddenProjections
 from .trainer import DistillationTrainer
@@ -15,5 +15,6 @@ __all__ = [
     "HiddenProjections",
     "LayerCapture",
     "build_layer_map",
-    "find_bert_encoder",
+    "attention_capture_support",
+    "backbone_of",
 ]

@@ -120,6 +120,15 @@ class DistillationArguments(TrainingArguments):
             "choices": list(EQUAL_WIDTH_PROJECTIONS),
         },
     )
+    check_capture: bool = field(
+        default=True,
+        metadata={
+            "help": "On the first training batch, compare the captured hidden states and attention scores of both "
+            "models with what each model itself reports (output_hidden_states, and eager attention weights), and "
+            "stop with a clear error on any disagreement instead of training on wrong targets (a few extra "
+            "forwards, once)."
+        },
+    )
     load_projections: bool = field(
         default=True,
         metadata={

@@ -76,7 +76,9 @@ def masked_mse(
 
 
 def split_heads(projection: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """(B, S, h·d) query or key projection -> (B, h, S, d)."""
+    """(B, S, h·d) query or key projection -> (B, h, S, d); a (B, h, S, d) tensor is already split."""
+    if projection.dim() == 4:
+        return projection
     batch, seq, width = projection.shape
     if width % num_heads:
         raise ValueError(f"Hidden width {width} is not divisible by {num_heads} heads")
@@ -84,9 +86,15 @@ def split_heads(projection: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 
 def attention_scores(query: torch.Tensor, key: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Pre-softmax attention scores QKᵀ/√d_head, (B, h, S, S), from (B, S, h·d) projections, in the inputs' dtype."""
+    """Pre-softmax attention scores QKᵀ/√d_head, (B, h, S, S), from (B, S, h·d) projections or (B, h, S, d) heads, in
+    the inputs' dtype."""
     q, k = split_heads(query, num_heads), split_heads(key, num_heads)
     return torch.matmul(q, k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
+
+
+def _batch_and_length(projection: torch.Tensor) -> tuple[int, int]:
+    """(B, S) of a (B, S, h·d) projection or of (B, h, S, d) heads."""
+    return (projection.shape[0], projection.shape[2]) if projection.dim() == 4 else tuple(projection.shape[:2])
 
 
 def pair_count(
@@ -101,11 +109,16 @@ def pair_count(
 
 
 def _heads_for_gram(projection: torch.Tensor, num_heads: int, row_mask: torch.Tensor | None) -> torch.Tensor:
-    """(B, S, h·d) -> (B·h, d, S) in float32, scaled by d^-1/4 (so the Gram products carry 1/√d), masked rows zeroed.
+    """(B, S, h·d) or (B, h, S, d) -> (B·h, d, S) in float32, scaled by d^-1/4 (so the Gram products carry 1/√d),
+    masked rows zeroed.
 
-    Scaling and masking happen on the contiguous (B, S, h·d) layout, which is much faster on CPU than on
+    For (B, S, h·d) input, scaling and masking happen on the contiguous layout, which is much faster on CPU than on
     head-split strided views.
     """
+    if projection.dim() == 4:
+        batch, heads, seq, head_dim = projection.shape
+        weights = head_dim**-0.25 if row_mask is None else (row_mask.float() * head_dim**-0.25)[:, None, :, None]
+        return (projection.float() * weights).transpose(-1, -2).reshape(batch * heads, head_dim, seq)
     batch, seq, width = projection.shape
     if width % num_heads:
         raise ValueError(f"Hidden width {width} is not divisible by {num_heads} heads")
@@ -161,7 +174,7 @@ def attention_score_mse(
     """
     key_mask = attention_mask
     query_mask = attention_mask if mask_queries else None
-    batch, seq = student_query.shape[:2]
+    batch, seq = _batch_and_length(student_query)
     with autocast_disabled(student_query):
         qs = _heads_for_gram(student_query, num_heads, query_mask)
         ks = _heads_for_gram(student_key, num_heads, key_mask)
@@ -197,7 +210,7 @@ def attention_score_mse_explicit(
     count=None,
 ) -> torch.Tensor:
     """`attention_score_mse` computed on materialised float32 (B, h, S, S) score tensors (reference and fallback)."""
-    batch, seq = student_query.shape[:2]
+    batch, seq = _batch_and_length(student_query)
     with autocast_disabled(student_query):
         sum_sq = _explicit_squared_score_difference(
             student_query, student_key, teacher_query, teacher_key, num_heads, attention_mask, mask_queries
@@ -233,7 +246,7 @@ def attention_score_mse_head_average(
 
     `count`: the number of (query, key) pairs to divide by (default: `pair_count` of this batch).
     """
-    batch, seq = student_query.shape[:2]
+    batch, seq = _batch_and_length(student_query)
     with autocast_disabled(student_query):
         student = attention_scores(student_query.float(), student_key.float(), student_heads).mean(1)
         teacher = attention_scores(teacher_query.float(), teacher_key.float(), teacher_heads).mean(1)
@@ -260,7 +273,7 @@ def attention_probability_kl(
     `count`: the number of real query rows to divide by (default: this batch's real tokens); the result is the
     sum of the per-row KLs over rows and heads / (count x heads).
     """
-    batch, seq = student_query.shape[:2]
+    batch, seq = _batch_and_length(student_query)
     with autocast_disabled(student_query):
         student = attention_scores(student_query.float(), student_key.float(), num_heads)
         teacher = attention_scores(teacher_query.float(), teacher_key.float(), teacher_heads or num_heads)

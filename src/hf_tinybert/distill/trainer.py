@@ -53,7 +53,7 @@ from transformers.utils import logging
 
 from . import losses
 from .arguments import DistillationArguments
-from .capture import CapturedActivations, LayerCapture, find_bert_encoder
+from .capture import CapturedActivations, LayerCapture, attention_capture_support, check_capture
 from .denominators import WindowDenominators, count_denominators, problem_type
 from .mapping import build_layer_map
 from .projections import PROJECTIONS_FILE, HiddenProjections
@@ -150,6 +150,14 @@ def _grad_tensors(outputs) -> list[torch.Tensor]:
     if isinstance(outputs, (list, tuple)):
         return [tensor for item in outputs for tensor in _grad_tensors(item)]
     return []
+
+
+def _without_hidden_states(outputs):
+    """A model output without the `hidden_states` the capture asked for (Trainer's evaluation would treat them as
+    predictions)."""
+    if not isinstance(outputs, dict) or outputs.get("hidden_states") is None:
+        return outputs
+    return type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
 
 
 class _ThroughOutputs(torch.autograd.Function):
@@ -364,9 +372,14 @@ class DistillationTrainer(Trainer):
                 f"{t_config.max_position_embeddings}: keep max_seq_length within the teacher's limit"
             )
         weights = args.loss_weights()
-        if "emb" in weights or "att" in weights or "hidden" in weights:
-            find_bert_encoder(student)
-            find_bert_encoder(teacher)
+        if "att" in weights:
+            for role, model in (("student", student), ("teacher", teacher)):
+                reason = attention_capture_support(model)
+                if reason is not None:
+                    raise ValueError(
+                        f"The {role}: {reason}. Set attention_loss_weight=0 to distil its embeddings and hidden states "
+                        "only (those losses support every encoder)."
+                    )
         if (
             "att" in weights
             and s_config.num_attention_heads != t_config.num_attention_heads
@@ -499,6 +512,8 @@ class DistillationTrainer(Trainer):
         padding_mask = attention_mask if self.args.mask_padding else None
 
         student_layers = list(range(1, student_config.num_hidden_layers + 1))
+        if model.training and not getattr(self, "_capture_checked", False):
+            self._check_capture(model, inputs, student_layers)
         with self._capture(model, student_layers) as student_acts:
             outputs = model(**student_inputs)
         if self.teacher.training:
@@ -545,7 +560,24 @@ class DistillationTrainer(Trainer):
         if self._wrapper_needs_outputs_in_loss(model):
             loss = _ThroughOutputs.apply(loss, *_grad_tensors(outputs))
         self._record_components(terms, local, "train" if model.training else "eval")
+        if return_outputs and "output_hidden_states" not in student_inputs:
+            outputs = _without_hidden_states(outputs)  # captured for the losses, not predictions for evaluation
         return (loss, outputs) if return_outputs else loss
+
+    def _check_capture(self, model, inputs, student_layers) -> None:
+        """`check_capture` (once, on the first training batch): what both models' captures give equals what the
+        models themselves report."""
+        self._capture_checked = True
+        if not (self.args.check_capture and self.uses_layers):
+            return
+        if self.is_fsdp_enabled or self._deepspeed_zero_stage() == 3:
+            logger.info("check_capture skipped: the models' weights are sharded (FSDP / DeepSpeed ZeRO-3)")
+            return
+        attention = "att" in self.loss_weights
+        for role, checked, layers in (("student", model, student_layers), ("teacher", self.teacher, self.layer_map)):
+            with self._teacher_precision() if role == "teacher" else contextlib.nullcontext():
+                found = check_capture(checked, inputs, layers, attention)
+            logger.info(f"check_capture ({role}): largest differences {found}")
 
     def _teacher_precision(self):
         """A teacher cast to `teacher_dtype` computes in that dtype, also where the caller's autocast is active (which

@@ -58,8 +58,9 @@ class TinyBertConfig(BertConfig):
 
         Args:
             name: one of `TINYBERT_PRESETS` (`"tinybert-4l-312d"`, `"tinybert-6l-768d"`).
-            teacher_config: the teacher's config, whose vocabulary size, positions, token types and padding id
-                the student takes, with `fit_size` = the teacher's hidden size.
+            teacher_config: the teacher's config (any encoder family), whose vocabulary size, positions, token
+                types and special-token ids (pad, bos, eos, sep, cls) the student takes, with `fit_size` = the
+                teacher's hidden size.
             **overrides: config fields that replace the preset's (and teacher's) values (`num_labels`, ...).
 
         Raises:
@@ -74,10 +75,13 @@ class TinyBertConfig(BertConfig):
             from_teacher = {
                 "vocab_size": teacher_config.vocab_size,
                 "max_position_embeddings": teacher_config.max_position_embeddings,
-                "type_vocab_size": teacher_config.type_vocab_size,
-                "pad_token_id": teacher_config.pad_token_id,
+                # teachers without token types (DistilBERT, ModernBERT) get BERT's 2, which token_type_ids=0 uses
+                "type_vocab_size": getattr(teacher_config, "type_vocab_size", None) or 2,
                 "fit_size": teacher_config.hidden_size,
             }
+            for token in ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id"):
+                if getattr(teacher_config, token, None) is not None:
+                    from_teacher[token] = getattr(teacher_config, token)
         return cls(**{**TINYBERT_PRESETS[name], **from_teacher, **overrides})
 
 
