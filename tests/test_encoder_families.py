@@ -1,6 +1,6 @@
 """Any encoder as teacher or student: the capture against each family's own outputs, the self-check, the errors for
-what cannot be captured, short distillations across families, and the support matrix in docs/support_matrix.md
-(written by this file: `HF_TINYBERT_WRITE_DOCS=1 pytest tests/test_encoder_families.py`)."""
+what cannot be captured, short distillations across families, and the support matrix in docs/models.md (written by
+this file: `HF_TINYBERT_WRITE_DOCS=1 pytest tests/test_encoder_families.py`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConf
 from hf_tinybert.distill import losses as L
 from hf_tinybert.distill.capture import LayerCapture, _AttentionRecorder, attention_capture_support, check_capture
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "support_matrix.md"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "models.md"
+MARKERS = ("<!-- support-matrix:start -->\n", "<!-- support-matrix:end -->")
 LAYERS = [1, 2, 3]
 # families whose attention scores are captured exactly; the others get embeddings and hidden states only
 ATTENTION = [
@@ -224,29 +225,21 @@ def _matrix_rows() -> list[str]:
 
 
 def test_support_matrix_doc_is_current():
+    """The matrix between the markers in docs/models.md is what the tests in this file check."""
     table = "\n".join(
         [
-            "# Support matrix: which encoders can teach or learn",
-            "",
-            "Written by `tests/test_encoder_families.py` (`HF_TINYBERT_WRITE_DOCS=1 pytest tests/test_encoder_families.py`"
-            " rewrites it); every row is a tiny random model of the family, tested there on a padded batch. "
-            "*Embeddings* and *hidden states* are what the model's own `output_hidden_states` reports (index 0 is what "
-            "the encoder receives; the last is after the final LayerNorm of pre-LN models). *Attention scores* are "
-            "the query and key each layer hands to transformers' attention interface, after its position transforms. "
-            "*As student* means gradients reach the model through the captured tensors. The start-up self-check "
-            "(`check_capture`, on by default) repeats the comparison with the real models on the first batch.",
-            "",
             "| model type | stands for | embeddings | hidden states | attention scores | as teacher | as student | tested |",
             "|---|---|---|---|---|---|---|---|",
             *_matrix_rows(),
             "",
         ]
     )
+    text = DOC.read_text(encoding="utf-8")
+    start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
     if os.environ.get("HF_TINYBERT_WRITE_DOCS") == "1":
-        DOC.write_text(table, encoding="utf-8")
-    assert DOC.read_text(encoding="utf-8") == table, (
-        "run HF_TINYBERT_WRITE_DOCS=1 pytest tests/test_encoder_families.py"
-    )
+        text = text[:start] + table + text[end:]
+        DOC.write_text(text, encoding="utf-8")
+    assert text[start:end] == table, "run HF_TINYBERT_WRITE_DOCS=1 pytest tests/test_encoder_families.py"
 
 
 def test_trainer_runs_the_self_check_on_the_first_batch_before_any_step(tmp_path):

@@ -11,7 +11,7 @@
   and the model classes are untouched. The i-th call is layer i (an encoder calls self-attention once per layer
   in order; ALBERT's shared layer too); the count is checked.
 
-Models outside the interface (DeBERTa, MPNet, RoFormer, Megatron-BERT, ConvBERT, Longformer) compute their
+Models outside the interface (DeBERTa, MPNet, RoFormer, Megatron-BERT, ConvBERT) compute their
 scores themselves: their attention cannot be captured this way (`attention_capture_support`), and the trainer
 refuses an attention loss for them before training. Everything is removed when the block ends, so
 gradient-checkpointing recomputation and later forwards are untouched.
