@@ -237,7 +237,7 @@ def test_support_matrix_doc_is_current():
     text = DOC.read_text(encoding="utf-8")
     start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
     if os.environ.get("HF_TINYBERT_WRITE_DOCS") == "1":
-        text = text[:start] + table + text[end:]
+        text, end = text[:start] + table + text[end:], start + len(table)
         DOC.write_text(text, encoding="utf-8")
     assert text[start:end] == table, "run HF_TINYBERT_WRITE_DOCS=1 pytest tests/test_encoder_families.py"
 
