@@ -52,9 +52,10 @@ FAMILIES = {
 
 def config(name: str, **overrides):
     cls, fields, _ = FAMILIES[name]
-    values = fields if name == "distilbert" else {**SHAPE, **fields}
-    if name == "distilbert":
+    if name == "distilbert":  # its own field names (dim, n_layers, ...)
         values = {"vocab_size": VOCAB, "max_position_embeddings": 64, **fields}
+    else:
+        values = {**SHAPE, **fields}
     return cls(**{**values, **overrides})
 
 

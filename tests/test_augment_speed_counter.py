@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import torch
+from conftest import load_benchmark
 from transformers import BertConfig, BertForMaskedLM
 
 from hf_tinybert.export.model_size import encoder_flops
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "augment_speed.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("augment_speed", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_flop_counter_matches_the_analytic_count_and_sees_the_masked_rows_only_projection():
-    script = load_script()
+    script = load_benchmark("augment_speed")
     config = BertConfig(
         vocab_size=101, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
     )

@@ -13,8 +13,9 @@ import pytest
 import torch
 from conftest import tiny_student_config
 from datasets import Dataset
+from test_distill_trainer import make_args
 
-from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConfig, TinyBertForSequenceClassification
+from hf_tinybert import DistillationTrainer, TinyBertConfig, TinyBertForSequenceClassification
 from hf_tinybert.distill import losses as L
 from hf_tinybert.distill.capture import LayerCapture, _AttentionRecorder, attention_capture_support, check_capture
 
@@ -130,21 +131,9 @@ def _rows(n: int = 32, seed: int = 0) -> Dataset:
 
 
 def _args(tmp_path, **overrides):
-    values = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=8,
-        num_train_epochs=4,
-        learning_rate=3e-3,
-        logging_steps=4,
-        report_to=[],
-        use_cpu=True,
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
-        stage="joint",
+    return make_args(
+        tmp_path, **{"stage": "joint", "num_train_epochs": 4, "learning_rate": 3e-3, "logging_steps": 4, **overrides}
     )
-    values.update(overrides)
-    return DistillationArguments(**values)
 
 
 @pytest.mark.parametrize("family", OUTSIDE_INTERFACE)

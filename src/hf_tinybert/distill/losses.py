@@ -44,17 +44,15 @@ def autocast_disabled(*tensors: torch.Tensor):
 
 
 def _normaliser(count, default: torch.Tensor) -> torch.Tensor:
-    if count is None:
-        return default.clamp_min(1.0)
-    count = torch.as_tensor(count, dtype=torch.float32, device=default.device)
-    return count.clamp_min(1.0)
+    count = default if count is None else count
+    return torch.as_tensor(count, device=default.device).float().clamp_min(1.0)
 
 
 def token_count(attention_mask: torch.Tensor | None, batch: int, seq: int, device=None) -> torch.Tensor:
-    """Positions that count in the embedding and hidden losses: real tokens, or every position without a mask."""
+    """Positions that count in the embedding and hidden losses: real tokens, or every position without a mask (int64)."""
     if attention_mask is None:
-        return torch.tensor(float(batch * seq), device=device)
-    return attention_mask.float().sum()
+        return torch.tensor(batch * seq, dtype=torch.int64, device=device)
+    return attention_mask.long().sum()
 
 
 def masked_mse(
@@ -101,10 +99,10 @@ def pair_count(
     attention_mask: torch.Tensor | None, batch: int, seq: int, mask_queries: bool = True, device=None
 ) -> torch.Tensor:
     """(query, key) pairs that count in the attention loss: Σ_b n_b² (real x real) with `mask_queries`; otherwise
-    all S x S pairs (the official code's plain mean, where the zeroed padded-key entries still count)."""
+    all S x S pairs (the official code's plain mean, where the zeroed padded-key entries still count). int64."""
     if attention_mask is None or not mask_queries:
-        return torch.tensor(float(batch * seq * seq), device=device)
-    n_tokens = attention_mask.float().sum(-1)
+        return torch.tensor(batch * seq * seq, dtype=torch.int64, device=device)
+    n_tokens = attention_mask.long().sum(-1)
     return (n_tokens * n_tokens).sum()
 
 
@@ -307,7 +305,7 @@ def _soft_cross_entropy_rows(student_logits, teacher_logits, temperature, valid=
     return -torch.where(invalid, torch.zeros_like(log_student), teacher_probs * log_student).sum(-1)
 
 
-def _check_temperature(student_logits, teacher_logits, temperature) -> None:
+def _check_logits(student_logits, teacher_logits, temperature) -> None:
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"Logit shapes differ: student {tuple(student_logits.shape)} vs teacher {tuple(teacher_logits.shape)}"
@@ -335,7 +333,7 @@ def soft_cross_entropy(
         mask: optional (...) 0/1 weights of the rows that count (e.g. real tokens for token classification).
         count: the number of rows to divide by (default: the rows that count in this batch).
     """
-    _check_temperature(student_logits, teacher_logits, temperature)
+    _check_logits(student_logits, teacher_logits, temperature)
     with autocast_disabled(student_logits):
         per_row = _soft_cross_entropy_rows(student_logits, teacher_logits, temperature)
         if mask is None:
@@ -363,8 +361,8 @@ def span_soft_cross_entropy(
 
     `count`: the number of examples to divide by (default: B).
     """
-    _check_temperature(student_start, teacher_start, temperature)
-    _check_temperature(student_end, teacher_end, temperature)
+    _check_logits(student_start, teacher_start, temperature)
+    _check_logits(student_end, teacher_end, temperature)
     valid = None if attention_mask is None else attention_mask.bool()
     with autocast_disabled(student_start):
         start = _soft_cross_entropy_rows(student_start, teacher_start, temperature, valid)

@@ -30,7 +30,6 @@ import copy
 import inspect
 import os
 import re
-from collections import defaultdict
 
 import datasets
 import torch
@@ -53,7 +52,7 @@ from transformers.utils import logging
 
 from . import losses
 from .arguments import DistillationArguments
-from .capture import CapturedActivations, LayerCapture, attention_capture_support, check_capture
+from .capture import CapturedActivations, LayerCapture, attention_capture_support, check_capture, unwrap
 from .denominators import WindowDenominators, count_denominators, problem_type
 from .mapping import build_layer_map
 from .projections import PROJECTIONS_FILE, HiddenProjections
@@ -80,15 +79,6 @@ _LABEL_COLUMNS = ("labels", "label", "label_ids", "start_positions", "end_positi
 # dict keys under it are written to the projections file, never into the student's weights.
 ATTACHED_PROJECTIONS = "distill_projections"
 _ATTACHED_KEY = re.compile(rf"(?:^|\.){ATTACHED_PROJECTIONS}\.(.+)$")
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside DDP/FSDP (`.module`) and peft (`get_base_model()`) wrappers."""
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):
-        model = model.module
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
-    return model
 
 
 def head_kind(model: nn.Module) -> str:
@@ -158,6 +148,16 @@ def _without_hidden_states(outputs):
     if not isinstance(outputs, dict) or outputs.get("hidden_states") is None:
         return outputs
     return type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
+
+
+def _fixed_length_error(what_came: str) -> ValueError:
+    """`mask_padding=False` is the official code's averaging over padded positions: defined for fixed-length batches."""
+    return ValueError(
+        "mask_padding=False averages over padded positions too (the official code's loss), which is only defined for "
+        f"batches padded to one fixed length, but {what_came}. Pad every batch to max_seq_length "
+        "(DataCollatorWithPadding(tokenizer, padding='max_length', max_length=...); the hf-tinybert stages do this "
+        "when mask_padding is off), or keep mask_padding=True."
+    )
 
 
 class _ThroughOutputs(torch.autograd.Function):
@@ -258,7 +258,6 @@ class DistillationTrainer(Trainer):
         # Evaluation computes the distillation loss even for label-free stages (general distillation).
         self.can_return_loss = True
         self._component_sums: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
-        self._component_counts: dict[str, int] = defaultdict(int)
 
         self.teacher.eval()
         self.teacher.requires_grad_(False)
@@ -476,11 +475,9 @@ class DistillationTrainer(Trainer):
         padding = getattr(padding, "value", padding)  # a PaddingStrategy
         if self.args.mask_padding or not self.uses_layers or padding in (None, False, "max_length", "do_not_pad"):
             return
-        raise ValueError(
-            f"mask_padding=False averages over padded positions too (the official code's loss), which is only "
-            f"defined for batches padded to one fixed length, but the data collator ({type(self.data_collator).__name__}"
-            f", padding={padding!r}) pads each batch to its longest row. Use padding='max_length' with max_length="
-            "max_seq_length (the hf-tinybert stages do this when mask_padding is off), or keep mask_padding=True."
+        raise _fixed_length_error(
+            f"the data collator ({type(self.data_collator).__name__}, padding={padding!r}) pads each batch to its "
+            "longest row"
         )
 
     def _check_fixed_length(self, lengths) -> None:
@@ -490,12 +487,7 @@ class DistillationTrainer(Trainer):
             return
         first = self._fixed_sequence_length = getattr(self, "_fixed_sequence_length", None) or lengths[0]
         if any(length != first for length in lengths):
-            raise ValueError(
-                f"mask_padding=False averages over padded positions too (the official code's loss), which is only "
-                f"defined for batches padded to one fixed length, but batches of lengths {sorted({first, *lengths})} "
-                "came. Pad every batch to max_seq_length (DataCollatorWithPadding(tokenizer, padding='max_length', "
-                "max_length=...); the hf-tinybert stages do this when mask_padding is off), or keep mask_padding=True."
-            )
+            raise _fixed_length_error(f"batches of lengths {sorted({first, *lengths})} came")
 
     # ---- the loss ----
 
@@ -689,7 +681,6 @@ class DistillationTrainer(Trainer):
                 ]
             )  # (terms, 2)
             sums[name] = sums[name] + values if name in sums else values
-        self._component_counts[mode] += 1
 
     def _component_means(self, mode: str) -> dict[str, float]:
         """Each component's mean over the items recorded since the last log, over all processes."""
@@ -703,12 +694,11 @@ class DistillationTrainer(Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         eval_key = next((k for k in logs if k.endswith("_loss") and k != "train_loss"), None)
         mode = "train" if "loss" in logs else "eval" if eval_key else None
-        if mode is not None and self._component_counts[mode]:
+        if mode is not None and self._component_sums[mode]:
             prefix = "" if mode == "train" else eval_key[: -len("loss")]
             for name, mean in self._component_means(mode).items():
                 logs[f"{prefix}loss_{name}"] = round(mean, 6)
             self._component_sums[mode] = {}
-            self._component_counts[mode] = 0
         super().log(logs, start_time)
 
     # ---- the projections: trained by the same optimizer, saved beside the student ----
