@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         find_word_candidates,
     )
     from hf_tinybert.data.augment_reference import reference_augment
+    from hf_tinybert.machine import LoadRecord
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -244,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         f"arithmetic) can be at most {ceiling:.1f}x faster than the reference on this machine; the batched one "
         f"reaches {speedup / ceiling:.0%} of that ceiling.",
     ]
+    warning = LoadRecord(load_before, load_after).warning()  # a busy machine is said in the first line
+    lines = [warning, "", *lines] if warning else lines
     table = "\n".join(lines)
     print(table)
     if not args.no_write:

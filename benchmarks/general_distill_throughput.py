@@ -11,10 +11,11 @@ fit_size 768). Sequence length 128 without padding (packed corpus blocks, as `pa
 Steps and teacher forwards are interleaved round by round after one warm-up round, and medians are taken. Tokens/s
 = batch x sequence length / median step time. The FLOPs per token are computed analytically from the shapes (matrix
 products only), so the achieved FLOP/s can be compared with another device's. Writes
-docs/general_distill_throughput.md and .json; docs/scaling.md turns the result into the cost of the paper's corpus.
+docs/general_distill_throughput.md and .json, and the measured table of docs/scaling.md (the cost of the paper's
+corpus). Each precision of `--precisions` (default fp32 and auto) is measured in the same process, interleaved.
 
-    python benchmarks/general_distill_throughput.py                 # this CPU: batch 8, 3 timed rounds (~5 min)
-    python benchmarks/general_distill_throughput.py --device cuda --bf16 --batch 256 --output /tmp/gpu.md
+    python benchmarks/general_distill_throughput.py      # this CPU: fp32 and auto side by side, batch 8, 3 rounds
+    python benchmarks/general_distill_throughput.py --device cuda --batch 256 --output /tmp/gpu.md --scaling ''
         # on a GPU, to measure your own tokens/s (this project has no GPU: that path has not been run here)
 """
 
@@ -34,6 +35,7 @@ from transformers import BertConfig, BertModel
 
 from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConfig, TinyBertModel
 from hf_tinybert.distill import LayerCapture
+from hf_tinybert.machine import LoadRecord
 
 SEQ = 128
 # The paper's general distillation corpus: English Wikipedia, 2.5B words, 3 epochs; ~1.3 word-pieces per word.
@@ -60,7 +62,7 @@ def flops_per_token(teacher_config, student_config, seq: int) -> dict[str, float
     return parts
 
 
-def build(batch: int, device: str, bf16: bool):
+def build(batch: int, device: str, precision: str):
     torch.manual_seed(0)
     teacher_config = BertConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
     student_config = TinyBertConfig.from_preset("tinybert-4l-312d", fit_size=768)
@@ -70,8 +72,7 @@ def build(batch: int, device: str, bf16: bool):
         output_dir=tempfile.mkdtemp(),
         stage="general",
         use_cpu=device == "cpu",
-        bf16=bf16,
-        teacher_dtype="bfloat16" if bf16 else "auto",
+        precision=precision,
         report_to=[],
         disable_tqdm=True,
     )
@@ -115,27 +116,161 @@ def time_teacher(trainer, inputs, device: str) -> float:
     return time.perf_counter() - start
 
 
+def measure(precisions: list[str], batch: int, rounds: int, device: str) -> dict[str, dict]:
+    """Each precision's step and teacher-forward times, interleaved round by round (so drift hits all alike)."""
+    runs = {}
+    for precision in precisions:
+        trainer, optimizer, inputs, teacher_config, student_config = build(batch, device, precision)
+        runs[precision] = {
+            "trainer": trainer,
+            "optimizer": optimizer,
+            "inputs": inputs,
+            "decision": trainer.args.precision_decision,
+            "teacher_dtype": str(next(trainer.teacher.parameters()).dtype).replace("torch.", ""),
+            "autocast": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "none",
+            "step_s": [],
+            "teacher_forward_s": [],
+        }
+        time_step(trainer, optimizer, inputs, device)  # warm-up
+        time_teacher(trainer, inputs, device)
+    for r in range(rounds):
+        for precision, run in runs.items():
+            run["step_s"].append(time_step(run["trainer"], run["optimizer"], run["inputs"], device))
+            run["teacher_forward_s"].append(time_teacher(run["trainer"], run["inputs"], device))
+            print(
+                f"round {r + 1}/{rounds} {precision}: step {run['step_s'][-1]:.2f} s, "
+                f"teacher forward {run['teacher_forward_s'][-1]:.2f} s",
+                flush=True,
+            )
+    flops = flops_per_token(teacher_config, student_config, SEQ)
+    results = {}
+    for precision, run in runs.items():
+        step_s, teacher_s = statistics.median(run["step_s"]), statistics.median(run["teacher_forward_s"])
+        tokens_per_s = batch * SEQ / step_s
+        results[precision] = {
+            key: run[key] for key in ("decision", "teacher_dtype", "autocast", "step_s", "teacher_forward_s")
+        } | {
+            "median_step_s": step_s,
+            "median_teacher_forward_s": teacher_s,
+            "tokens_per_s": tokens_per_s,
+            "teacher_share_of_step": teacher_s / step_s,
+            "achieved_flops_per_s": flops["total"] * tokens_per_s,
+            "corpus_device_days": CORPUS_WORDS * TOKENS_PER_WORD * EPOCHS / tokens_per_s / 86400,
+        }
+    return {"flops_per_token": flops, "precisions": results}
+
+
+def render(result: dict, command: str) -> str:
+    """docs/general_distill_throughput.md from the measured result."""
+    flops, runs = result["flops_per_token"], result["precisions"]
+    names = list(runs)
+    base = runs[names[0]]
+    load = LoadRecord(result["load_before"], result["load_after"], result["cores"])
+    lines = [
+        "# General distillation throughput",
+        "",
+        f"Produced by `{command}`. {load.sentence()} Stage `general` (embedding, attention and hidden-state losses); "
+        "teacher: BERT-base shape (12 layers, hidden 768, 12 heads, FFN 3072), random weights; student: "
+        f"`tinybert-4l-312d` (fit_size 768); sequence length {SEQ}, no padding; batch {result['batch']}. One step = "
+        "`DistillationTrainer.compute_loss` + backward + AdamW step (student and projections). Medians of "
+        f"{result['rounds']} rounds after a warm-up, the precisions interleaved round by round in one process; device: "
+        f"{result['device']} ({result['device_name']}), {result['torch_threads']} torch threads on "
+        f"{result['cpu_count']} cores, torch {result['torch']}.",
+        "",
+        "| measure | " + " | ".join(f"`--precision {n}`" for n in names) + " |",
+        "|---|" + "---:|" * len(names),
+        "| chosen | " + " | ".join(runs[n]["decision"].split(" (")[0].removeprefix("precision ") for n in names) + " |",
+        "| teacher weights / student autocast | "
+        + " | ".join(f"{runs[n]['teacher_dtype']} / {runs[n]['autocast']}" for n in names)
+        + " |",
+        "| median step (s) | " + " | ".join(f"{runs[n]['median_step_s']:.2f}" for n in names) + " |",
+        "| **tokens / s (one device)** | " + " | ".join(f"**{runs[n]['tokens_per_s']:,.0f}**" for n in names) + " |",
+        f"| tokens / s vs `{names[0]}` | "
+        + " | ".join(f"{runs[n]['tokens_per_s'] / base['tokens_per_s']:.2f}x" for n in names)
+        + " |",
+        "| median teacher forward (s) | "
+        + " | ".join(f"{runs[n]['median_teacher_forward_s']:.2f}" for n in names)
+        + " |",
+        "| teacher forward / step | " + " | ".join(f"{runs[n]['teacher_share_of_step']:.0%}" for n in names) + " |",
+        "| achieved (matrix products) | "
+        + " | ".join(f"{runs[n]['achieved_flops_per_s'] / 1e9:,.1f} GFLOP/s" for n in names)
+        + " |",
+        "| the paper's corpus on one device | "
+        + " | ".join(f"{runs[n]['corpus_device_days']:,.0f} days" for n in names)
+        + " |",
+        "",
+        "Why each precision was chosen: " + "; ".join(f"`{n}`: {runs[n]['decision']}" for n in names) + ".",
+        "",
+        f"FLOPs per token (analytic, matrix products; 2 per multiply-add; backward = 2x forward): teacher forward "
+        f"{flops['teacher_forward'] / 1e6:,.1f} M ({flops['teacher_forward'] / flops['total']:.0%}) + student forward "
+        f"and backward {flops['student_forward_backward'] / 1e6:,.1f} M + projections "
+        f"{flops['projections_forward_backward'] / 1e6:,.1f} M = {flops['total'] / 1e6:,.0f} M (embeddings, "
+        "LayerNorm, softmax and the losses left out).",
+        "",
+        f"The paper's corpus: {CORPUS_WORDS:.2g} words x {TOKENS_PER_WORD} tokens/word x {EPOCHS} epochs = "
+        f"{result['corpus_tokens']:.3g} tokens (docs/scaling.md has N devices).",
+    ]
+    return "\n".join(load.header(lines)) + "\n"
+
+
+def _duration(days: float) -> str:
+    if days >= 365:
+        return f"{days / 365:.1f} years"
+    if days >= 2:
+        return f"{days:,.0f} days"
+    return f"{days * 24:.1f} h"
+
+
+def render_scaling(result: dict) -> str:
+    """The measured part of docs/scaling.md (between its `throughput` markers)."""
+    runs = result["precisions"]
+    load = LoadRecord(result["load_before"], result["load_after"], result["cores"])
+    lines = [
+        f"Measured by `benchmarks/general_distill_throughput.py` ({result['device_name']}, {result['torch_threads']} "
+        f"threads on {result['cpu_count']} cores, batch {result['batch']} x {SEQ} tokens). {load.sentence()}"
+        + (" **The machine was busy: not a result.**" if load.busy else ""),
+        "",
+        "| precision | chosen | step (s) | teacher forward (s) | tokens / s | achieved | paper's corpus: 1 device | 8 | 64 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs.items():
+        days = run["corpus_device_days"]
+        lines.append(
+            f"| `{name}` | {run['decision'].split(' (')[0].removeprefix('precision ')} | {run['median_step_s']:.2f} | "
+            f"{run['median_teacher_forward_s']:.2f} | **{run['tokens_per_s']:,.0f}** | "
+            f"{run['achieved_flops_per_s'] / 1e9:,.1f} GFLOP/s | {_duration(days)} | {_duration(days / 8)} | "
+            f"{_duration(days / 64)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def replace_between_markers(text: str, name: str, content: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"markers {start} ... {end} not found")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content}{end}{tail}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=8, help="sequences per step (per device)")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds after one warm-up round")
     parser.add_argument("--device", default="cpu", help="cpu (what docs/ reports) or cuda")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the student, bf16 teacher weights")
-    default_output = os.path.join(os.path.dirname(__file__), "..", "docs", "general_distill_throughput.md")
-    parser.add_argument("--output", default=default_output)
+    parser.add_argument(
+        "--precisions", default="fp32,auto", help="comma-separated --precision values to measure side by side"
+    )
+    docs = os.path.join(os.path.dirname(__file__), "..", "docs")
+    parser.add_argument("--output", default=os.path.join(docs, "general_distill_throughput.md"))
+    parser.add_argument(
+        "--scaling", default=os.path.join(docs, "scaling.md"), help="rewrite its measured table ('' to leave it)"
+    )
     args = parser.parse_args(argv)
 
-    trainer, optimizer, inputs, teacher_config, student_config = build(args.batch, args.device, args.bf16)
-    time_step(trainer, optimizer, inputs, args.device)  # warm-up
-    time_teacher(trainer, inputs, args.device)
-    steps, teachers = [], []
-    for r in range(args.rounds):
-        steps.append(time_step(trainer, optimizer, inputs, args.device))
-        teachers.append(time_teacher(trainer, inputs, args.device))
-        print(f"round {r + 1}/{args.rounds}: step {steps[-1]:.2f} s, teacher forward {teachers[-1]:.2f} s", flush=True)
-    step_s, teacher_s = statistics.median(steps), statistics.median(teachers)
-    tokens = args.batch * SEQ
-    flops = flops_per_token(teacher_config, student_config, SEQ)
+    load = LoadRecord.start()
+    measured = measure(args.precisions.split(","), args.batch, args.rounds, args.device)
+    load.finish()
     device_name = (
         torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
     )
@@ -145,56 +280,18 @@ def main(argv=None) -> int:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "bf16": args.bf16,
         "batch": args.batch,
         "seq": SEQ,
-        "step_s": steps,
-        "teacher_forward_s": teachers,
-        "median_step_s": step_s,
-        "median_teacher_forward_s": teacher_s,
-        "tokens_per_s": tokens / step_s,
-        "teacher_share_of_step": teacher_s / step_s,
-        "flops_per_token": flops,
-        "achieved_flops_per_s": flops["total"] * tokens / step_s,
+        "rounds": args.rounds,
+        "corpus_tokens": CORPUS_WORDS * TOKENS_PER_WORD * EPOCHS,
+        **load.to_dict(),
+        **measured,
     }
-    corpus_tokens = CORPUS_WORDS * TOKENS_PER_WORD * EPOCHS
-    device_days = corpus_tokens / (tokens / step_s) / 86400
-    result["corpus_tokens"], result["corpus_device_days"] = corpus_tokens, device_days
-    precision = "bf16 autocast, bf16 teacher" if args.bf16 else "float32"
-    lines = [
-        "# General distillation throughput",
-        "",
-        "Produced by `python benchmarks/general_distill_throughput.py"
-        + ("" if args.device == "cpu" and args.batch == 8 else f" --device {args.device} --batch {args.batch}")
-        + ("" if not args.bf16 else " --bf16")
-        + "`. Stage `general` (embedding, attention and hidden-state losses from forward hooks); teacher: BERT-base "
-        "shape (12 layers, hidden 768, 12 heads, FFN 3072), random weights; student: `tinybert-4l-312d` "
-        f"(fit_size 768); sequence length {SEQ}, no padding; batch {args.batch}; {precision}. One step = "
-        "`DistillationTrainer.compute_loss` + backward + AdamW step (student and projections). Medians of "
-        f"{args.rounds} interleaved rounds after a warm-up; device: {args.device} ({device_name}), "
-        f"{torch.get_num_threads()} torch threads on {os.cpu_count()} cores, torch {torch.__version__}. The machine "
-        "was shared with other jobs while it ran: treat the times as indicative.",
-        "",
-        "| measure | value |",
-        "|---|---:|",
-        f"| median step (s) | {step_s:.2f} |",
-        f"| **tokens / s (one device)** | **{tokens / step_s:,.0f}** |",
-        f"| median teacher forward (s) | {teacher_s:.2f} |",
-        f"| teacher forward / step | {teacher_s / step_s:.0%} |",
-        f"| FLOPs per token (analytic, matrix products) | {flops['total'] / 1e6:,.0f} M |",
-        f"| of which teacher forward | {flops['teacher_forward'] / flops['total']:.0%} |",
-        f"| achieved | {result['achieved_flops_per_s'] / 1e9:,.1f} GFLOP/s |",
-        "",
-        "FLOPs per token: teacher forward "
-        f"{flops['teacher_forward'] / 1e6:,.1f} M + student forward and backward "
-        f"{flops['student_forward_backward'] / 1e6:,.1f} M + projections {flops['projections_forward_backward'] / 1e6:,.1f} M"
-        " (2 per multiply-add; backward = 2x forward; embeddings, LayerNorm, softmax and the losses left out).",
-        "",
-        f"The paper's corpus at this rate: {CORPUS_WORDS:.2g} words x {TOKENS_PER_WORD} tokens/word x {EPOCHS} epochs "
-        f"= {corpus_tokens:.3g} tokens / {tokens / step_s:,.0f} tokens/s = **{device_days:,.0f} device-days** on "
-        "one such device (see docs/scaling.md for N devices).",
-    ]
-    table = "\n".join(lines) + "\n"
+    defaults = args.device == "cpu" and args.batch == 8 and args.precisions == "fp32,auto"
+    command = "python benchmarks/general_distill_throughput.py" + (
+        "" if defaults else f" --device {args.device} --batch {args.batch} --precisions {args.precisions}"
+    )
+    table = render(result, command)
     print(table)
     output = os.path.abspath(args.output)
     os.makedirs(os.path.dirname(output), exist_ok=True)
@@ -202,6 +299,11 @@ def main(argv=None) -> int:
         f.write(table)
     with open(os.path.splitext(output)[0] + ".json", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
+    if args.scaling:
+        with open(args.scaling, encoding="utf-8") as f:
+            text = f.read()
+        with open(args.scaling, "w", encoding="utf-8") as f:
+            f.write(replace_between_markers(text, "throughput", render_scaling(result)))
     return 0
 
 

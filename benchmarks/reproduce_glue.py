@@ -57,7 +57,9 @@ from hf_tinybert.demo import DemoDependencyError, fastest_thread_count, offline_
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.export.benchmark import run_benchmark
 from hf_tinybert.export.model_size import count_parameters
+from hf_tinybert.machine import LoadRecord
 from hf_tinybert.modeling import init_student_from_teacher, save_sliced_student, save_student
+from hf_tinybert.precision import PrecisionArguments
 from hf_tinybert.stages import (
     EvaluateArguments,
     FinetuneArguments,
@@ -233,8 +235,9 @@ PAUSES = PauseClock()
 class Reproduction:
     """One run: a task, a budget, a work folder; each stage is skipped when its `done.json` exists."""
 
-    def __init__(self, task: str, budget: str, data_dir: str, work_dir: str, teacher: str):
+    def __init__(self, task: str, budget: str, data_dir: str, work_dir: str, teacher: str, precision: str = "auto"):
         self.task, self.budget_name, self.budget = task, budget, BUDGETS[budget]
+        self.precision = precision  # every training stage's --precision
         self.data_dir, self.work, self.pretrained_teacher = data_dir, Path(work_dir), teacher
         self.work.mkdir(parents=True, exist_ok=True)
         self.paused_s: dict[str, float] = {}  # stage -> seconds paused (SIGTSTP), left out of its wall time
@@ -252,10 +255,11 @@ class Reproduction:
             if self.path(name).exists():  # an interrupted stage starts again
                 shutil.rmtree(self.path(name))
             print(f"[{name}] running", flush=True)
-            start, paused_before = time.perf_counter(), PAUSES.paused_s
+            start, paused_before, load = time.perf_counter(), PAUSES.paused_s, LoadRecord.start()
             result = run() or {}
             paused = PAUSES.paused_s - paused_before
             result["wall_s"] = time.perf_counter() - start - paused
+            result["load"] = load.finish().to_dict()
             if paused:
                 result["paused_s"] = paused
             write_json(done, result)
@@ -276,10 +280,11 @@ class Reproduction:
             max_eval_samples=self.budget.eval_samples,
         )
 
-    def training(self, output_dir: Path, cls=TrainingArguments, **kwargs):
+    def training(self, output_dir: Path, cls=PrecisionArguments, **kwargs):
         return cls(
             output_dir=str(output_dir),
             use_cpu=True,
+            precision=self.precision,
             report_to="none",
             seed=42,
             per_device_train_batch_size=self.budget.batch_size,
@@ -458,12 +463,18 @@ class Reproduction:
             results[row.name] = {"title": row.title, "wall_s": trained["wall_s"]}
             results[row.name]["eval"] = self.stage(f"{row.name}_eval", lambda row=row: self.evaluate(row.name))
         latency = self.stage("latency", self.latency)
+        loads = {
+            name: read_json(done)["load"]
+            for done in sorted(self.work.glob("*/done.json"))
+            if "load" in read_json(done) and (name := done.parent.name)
+        }
         for name in results:
             model = AutoModelForSequenceClassification.from_pretrained(self.path(name, "model"))
             results[name]["params"] = count_parameters(model)
         return {
             "task": self.task,
             "budget": self.budget_name,
+            "precision": self.precision,
             "settings": dataclasses.asdict(self.budget),
             "learning_rates": LEARNING_RATES,
             "shared_stages_wall_s": {k: v["wall_s"] for k, v in shared.items()},
@@ -471,6 +482,7 @@ class Reproduction:
             "rows": results,
             "latency": latency,
             "paused_s": dict(self.paused_s),
+            "loads": loads,  # per stage: the load average at its start and end
             "wall_s_this_invocation": time.perf_counter() - start,
             "wall_s_total": sum(v["wall_s"] for v in shared.values())
             + sum(r["eval"]["wall_s"] for r in results.values())
@@ -516,16 +528,35 @@ def targets(summary: dict) -> list[str]:
 def section(summary: dict) -> str:
     metric, rows = main_metric(summary["task"]), summary["rows"]
     teacher_score = rows["teacher"]["eval"][metric]
+    loads = summary.get("loads") or {}
+    busiest = max(loads, key=lambda k: loads[k]["load_before"], default=None)
+    load_note = (
+        f" Load average (1 min) at the stages' starts: at most {loads[busiest]['load_before']:.2f} ({busiest}) on "
+        f"{loads[busiest]['cores']} cores."
+        if busiest
+        else " Machine load not recorded (a run before loads were)."
+    )
+    busy = [k for k, v in loads.items() if v.get("busy")]
     lines = [
         f"## {summary['task'].upper()}, budget {summary['budget']}",
         "",
-        f"`python benchmarks/reproduce_glue.py --task {summary['task']} --budget {summary['budget']}`: "
+        *(
+            [
+                f"**Measured on a busy machine: stages {', '.join(busy)} started with the load average above half the "
+                "cores. Their wall times are not a result.**",
+                "",
+            ]
+            if busy
+            else []
+        ),
+        f"`python benchmarks/reproduce_glue.py --task {summary['task']} --budget {summary['budget']}"
+        f" --precision {summary.get('precision', 'fp32')}`: "
         f"{summary['wall_s_total'] / 60:.1f} min of stages in all on this machine "
         f"(shared stages: {', '.join(f'{k} {v:.0f} s' for k, v in summary['shared_stages_wall_s'].items())}). "
         f"Dev examples: {summary['settings']['eval_samples'] or 'all'}. "
         f"Settings: {json.dumps(summary['settings'])}; "
         f"learning rates {json.dumps(summary['learning_rates'])}; "
-        f"{summary['augmented_examples']} training examples after DA."
+        f"{summary['augmented_examples']} training examples after DA.{load_note}"
         + (
             " Time paused, left out of the wall times: "
             + ", ".join(f"{k} {v:.0f} s" for k, v in summary["paused_s"].items())
@@ -656,6 +687,12 @@ def main(argv=None) -> int:
     parser.add_argument("--work_dir", default=None, help="where the models go (default: runs/reproduce-TASK-BUDGET)")
     parser.add_argument("--rows", default=",".join(r.name for r in ROWS), help="comma-separated rows to run")
     parser.add_argument("--no_docs", action="store_true", help="do not write docs/results.md")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="--precision of every training stage (auto: bf16 where the CPU runs it fast, else fp32)",
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or str(shared_data_dir() / "glue")
     check_task(data_dir, args.task)
@@ -667,7 +704,9 @@ def main(argv=None) -> int:
         raise SystemExit("--rows must include tinybert and teacher_layers (the speed-up column measures them)")
     work_dir = args.work_dir or f"runs/reproduce-{args.task}-{args.budget}"
     PAUSES.install()
-    reproduction = Reproduction(args.task, args.budget, data_dir, work_dir, args.teacher or default_teacher())
+    reproduction = Reproduction(
+        args.task, args.budget, data_dir, work_dir, args.teacher or default_teacher(), args.precision
+    )
     summary = reproduction.run([r for r in ROWS if r.name in wanted])
     write_json(Path(work_dir) / "summary.json", summary)
     if not args.no_docs:

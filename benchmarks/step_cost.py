@@ -49,6 +49,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConfig, TinyBertForSequenceClassification
 from hf_tinybert.distill import losses
 from hf_tinybert.export.model_size import encoder_flops
+from hf_tinybert.machine import LoadRecord
 
 BATCH = 32
 METHODS = ("a", "b", "c", "d", "e", "f", "g")
@@ -370,6 +371,7 @@ def _bf16_flags() -> str:
 
 
 def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float]) -> None:
+    load = LoadRecord(*loads)
     lines = [
         "# Step cost of TinyBERT distillation (CPU)",
         "",
@@ -377,8 +379,7 @@ def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float])
         "FFN 1536); student: `tinybert-4l-312d` (fit_size 384); random weights; batch 32 with a quarter of the rows "
         "padded by a quarter; one step = forward(s) + backward + AdamW step; dropout on (training mode). Medians of "
         f"{rounds} interleaved rounds after a warm-up; {torch.get_num_threads()} torch threads on {os.cpu_count()} "
-        f"cores ({platform.processor() or platform.machine()}), torch {torch.__version__}. Machine load average "
-        f"(1 min) at the start and end: {loads[0]:.2f} / {loads[1]:.2f}.",
+        f"cores ({platform.processor() or platform.machine()}), torch {torch.__version__}. {load.sentence()}",
         "",
         "Steps: " + "; ".join(LABELS[m] for m in METHODS) + ". (d) and (e) run only on CPUs with bf16 matrix "
         f"instructions (this one: {_bf16_flags()}); elsewhere their rows are absent.",
@@ -477,7 +478,7 @@ def write_report(path: str, runs: dict, rounds: int, loads: tuple[float, float])
         "A caching allocator removes that cost for all three steps; we recommend it for CPU training "
         "(README, 'On a CPU').",
     ]
-    table = "\n".join(lines) + "\n"
+    table = "\n".join(load.header(lines)) + "\n"
     print(table)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:

@@ -31,6 +31,7 @@ from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_
 from hf_tinybert.data.table_files import save_table
 from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
 from hf_tinybert.distill import DistillationArguments
+from hf_tinybert.precision import PrecisionArguments
 from hf_tinybert.stages import (
     EvaluateArguments,
     FinetuneArguments,
@@ -93,6 +94,12 @@ def main(argv=None) -> int:
     parser.add_argument("--student", default="tinybert-4l-312d")
     parser.add_argument("--scale", choices=sorted(SCALES), default="tiny")
     parser.add_argument("--output_dir", required=True)
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="what training computes in (auto: bf16 where the CPU runs it fast, else fp32)",
+    )
     parser.add_argument("--record", action="store_true", help="append the run time to docs/examples.md")
     args = parser.parse_args(argv)
     s = SCALES[args.scale]
@@ -105,6 +112,7 @@ def main(argv=None) -> int:
     common = dict(
         use_cpu=True,
         report_to="none",
+        precision=args.precision,
         seed=42,
         per_device_train_batch_size=s["batch"],
         save_strategy="epoch",
@@ -139,7 +147,7 @@ def main(argv=None) -> int:
         lambda: finetune(
             FinetuneArguments(model_name_or_path=teacher, overwrite_output_dir=True),
             TaskDataArguments(**data),
-            TrainingArguments(
+            PrecisionArguments(
                 output_dir=out("teacher"), num_train_epochs=s["teacher_epochs"], learning_rate=5e-5, **common
             ),
         ),

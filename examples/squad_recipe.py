@@ -22,9 +22,8 @@ import json
 import os
 import time
 
-from transformers import TrainingArguments
-
 from hf_tinybert.distill import DistillationArguments
+from hf_tinybert.precision import PrecisionArguments
 from hf_tinybert.stages import FinetuneArguments, TaskDataArguments, TaskDistillArguments, finetune, task_distill
 
 SCALES = {
@@ -59,6 +58,12 @@ def main(argv=None) -> int:
     parser.add_argument("--validation_file", default=None)
     parser.add_argument("--scale", choices=sorted(SCALES), default="tiny")
     parser.add_argument("--output_dir", required=True)
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="what training computes in (auto: bf16 where the CPU runs it fast, else fp32)",
+    )
     parser.add_argument("--record", action="store_true", help="append the run time to docs/examples.md")
     args = parser.parse_args(argv)
     s = SCALES[args.scale]
@@ -85,6 +90,7 @@ def main(argv=None) -> int:
     common = dict(
         use_cpu=True,
         report_to="none",
+        precision=args.precision,
         seed=42,
         per_device_train_batch_size=s["batch"],
         save_strategy="epoch",
@@ -105,7 +111,7 @@ def main(argv=None) -> int:
             lambda: finetune(
                 FinetuneArguments(model_name_or_path=args.teacher, overwrite_output_dir=True),
                 data,
-                TrainingArguments(
+                PrecisionArguments(
                     output_dir=out("teacher"), num_train_epochs=s["teacher_epochs"], learning_rate=1e-4, **common
                 ),
             ),

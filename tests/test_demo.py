@@ -186,8 +186,13 @@ def test_quick_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert "| dev accuracy" in printed and "hf-tinybert push" in printed
 
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    assert summary["mode"] == "quick"
+    assert summary["mode"] == "quick" and summary["settings"]["precision"] == "auto"
     assert summary["steps_run_now"] == list(summary["step_seconds"])
+    from hf_tinybert.precision import resolve_precision
+
+    chosen = resolve_precision("auto", "cpu").precision  # what auto picks on this machine, with the same probe
+    card = (folder / "student" / "README.md").read_text(encoding="utf-8")
+    assert f"precision {chosen} (asked: auto;" in card
     assert len(summary["steps_run_now"]) == 11
     models = summary["models"]
     teacher = models["teacher (PyTorch)"]["accuracy"]

@@ -16,6 +16,7 @@ from .modeling import (
     TinyBertModel,
     TinyBertPreTrainedModel,
 )
+from .precision import PrecisionArguments
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ register_auto_classes()
 __all__ = [
     "DistillationArguments",
     "DistillationTrainer",
+    "PrecisionArguments",
     "TINYBERT_PRESETS",
     "TinyBertConfig",
     "TinyBertForMaskedLM",

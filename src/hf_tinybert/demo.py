@@ -153,6 +153,8 @@ class DemoSettings:
             steps of task distillation.
         benchmark_workloads / benchmark_repeats: (batch, sequence length) pairs and timed passes of the benchmark.
         seed: seed of the split, the training runs and the augmentation.
+        precision: `--precision` of every training run (`auto`: bf16 where the device runs it fast, see
+            `hf_tinybert.precision`).
     """
 
     mode: str
@@ -175,6 +177,7 @@ class DemoSettings:
     benchmark_workloads: tuple[tuple[int, int], ...]
     benchmark_repeats: int
     seed: int = 42
+    precision: str = "auto"
 
     def to_dict(self) -> dict:
         """The settings as JSON-able data (workloads as lists)."""
@@ -395,6 +398,7 @@ class _Demo:
         return dict(
             use_cpu=True,
             report_to="none",
+            precision=self.settings.precision,
             seed=self.settings.seed,
             per_device_train_batch_size=self.settings.batch_size,
             per_device_eval_batch_size=64,
@@ -546,8 +550,7 @@ def _step_data(demo: _Demo) -> dict:
 
 
 def _step_teacher(demo: _Demo) -> dict:
-    from transformers import TrainingArguments
-
+    from .precision import PrecisionArguments
     from .stages import FinetuneArguments, finetune
 
     threads = _use_fastest_threads()
@@ -560,7 +563,7 @@ def _step_teacher(demo: _Demo) -> dict:
     metrics = finetune(
         FinetuneArguments(model_name_or_path=str(initial), overwrite_output_dir=True),
         demo.task_data_arguments(str(demo.path("data", "train.tsv"))),
-        TrainingArguments(
+        PrecisionArguments(
             output_dir=str(folder),
             num_train_epochs=s.teacher_epochs,
             learning_rate=s.teacher_learning_rate,
@@ -1146,7 +1149,9 @@ def _prepare_output_dir(output_dir: Path, settings: DemoSettings, overwrite: boo
     return _read_json(progress_file) if progress_file.is_file() else {"steps": {}}
 
 
-def run_demo(output_dir: str | os.PathLike, quick: bool = False, overwrite: bool = False) -> dict:
+def run_demo(
+    output_dir: str | os.PathLike, quick: bool = False, overwrite: bool = False, precision: str = "auto"
+) -> dict:
     """Run the whole TinyBERT recipe offline on the built-in example (see the module docstring).
 
     Args:
@@ -1156,6 +1161,7 @@ def run_demo(output_dir: str | os.PathLike, quick: bool = False, overwrite: bool
             about 6, see docs/demo.md).
         overwrite: write into a non-empty folder that is not a demo folder of this mode, after deleting the
             demo's own entries in it (`DEMO_ENTRIES`); other files are left alone.
+        precision: `auto` (bf16 where the device runs it fast), `fp32`, `bf16` or `fp16`, for every training step.
 
     Returns:
         The summary (also written to ``summary.json`` and, as markdown, ``summary.md``): accuracy, size and
@@ -1168,7 +1174,7 @@ def run_demo(output_dir: str | os.PathLike, quick: bool = False, overwrite: bool
     """
     start = time.perf_counter()
     load_before = _load_average()
-    settings = DEMO_SETTINGS["quick" if quick else "full"]
+    settings = dataclasses.replace(DEMO_SETTINGS["quick" if quick else "full"], precision=precision)
     check_demo_packages()
     output_dir = Path(output_dir)
     progress = _prepare_output_dir(output_dir, settings, overwrite)

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start again in a non-empty folder (deletes only the demo's own outputs in it)",
     )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="what training computes in; auto (default): bf16 where the device runs it fast, else fp32",
+    )
     parser.add_argument("--verbose", action="store_true", help="also show the warnings of transformers and datasets")
     return parser
 
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     restore_logging = _show_progress(args.verbose)
     try:
-        summary = run_demo(args.output_dir, quick=args.quick, overwrite=args.overwrite)
+        summary = run_demo(args.output_dir, quick=args.quick, overwrite=args.overwrite, precision=args.precision)
     except (DemoDependencyError, ValueError, FileNotFoundError) as err:
         print(f"hf-tinybert demo: error: {err}", file=sys.stderr)
         return 2

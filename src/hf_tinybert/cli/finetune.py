@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 
-from transformers import TrainingArguments
-
+from ..precision import PrecisionArguments
 from ..stages import FinetuneArguments, TaskDataArguments, finetune
 from .stage_arguments import parse_stage_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     model_args, data_args, training_args = parse_stage_arguments(
-        (FinetuneArguments, TaskDataArguments, TrainingArguments), argv, "hf-tinybert finetune", __doc__
+        (FinetuneArguments, TaskDataArguments, PrecisionArguments), argv, "hf-tinybert finetune", __doc__
     )
     metrics = finetune(model_args, data_args, training_args)
     if training_args.should_save:  # once, on the main process

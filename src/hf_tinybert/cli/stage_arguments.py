@@ -4,6 +4,7 @@ defaults that command-line flags override."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -40,6 +41,8 @@ def parse_stage_arguments(
     parser = HfArgumentParser(dataclass_types, prog=prog, description=description)
     parser.add_argument("--config", default=None, help="JSON or YAML file of flag values (flags given here win).")
     values = dict(defaults or {})
+    if any("precision" in {f.name for f in dataclasses.fields(dtype)} for dtype in dataclass_types):
+        values.setdefault("precision", "auto")  # the commands decide bf16 / fp32 for the machine they run on
     if "--config" in argv:
         index = argv.index("--config")
         if index + 1 >= len(argv):
@@ -58,8 +61,6 @@ def parse_stage_arguments(
     parsed_values.pop("config", None)
     outputs = []
     for dtype in dataclass_types:
-        import dataclasses
-
         names = {f.name for f in dataclasses.fields(dtype) if f.init}
         outputs.append(dtype(**{k: v for k, v in parsed_values.items() if k in names}))
     return outputs

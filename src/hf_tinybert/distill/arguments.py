@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
-
+from ..precision import TEACHER_DTYPE, PrecisionArguments
 from .mapping import LAYER_MAP_PRESETS
 
 STAGES = ("general", "intermediate", "prediction", "joint")
@@ -23,7 +22,7 @@ EQUAL_WIDTH_PROJECTIONS = ("auto", "identity", "learned")
 
 
 @dataclass
-class DistillationArguments(TrainingArguments):
+class DistillationArguments(PrecisionArguments):
     """Training arguments for `DistillationTrainer`: every `TrainingArguments` field plus the fields below.
 
     Defaults follow the TinyBERT paper (Jiao et al., 2020); the official code's behaviour is available where it
@@ -105,8 +104,9 @@ class DistillationArguments(TrainingArguments):
     teacher_dtype: str = field(
         default="auto",
         metadata={
-            "help": "Precision of the teacher's forward: 'auto' keeps the teacher's weights as loaded; 'bfloat16' or "
-            "'float16' halve its memory and time on accelerators.",
+            "help": "Precision of the teacher's forward: 'auto' follows --precision when that is set (bf16 -> "
+            "bfloat16 weights) and otherwise keeps the teacher's weights as loaded; 'bfloat16' or 'float16' halve "
+            "its memory and time where the device has fast bf16/fp16.",
             "choices": list(TEACHER_DTYPES),
         },
     )
@@ -139,6 +139,8 @@ class DistillationArguments(TrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.precision is not None and self.teacher_dtype == "auto":
+            self.teacher_dtype = TEACHER_DTYPE["bf16" if self.bf16 else "fp16" if self.fp16 else "fp32"]
         if self.stage not in STAGES:
             raise ValueError(f"Unknown stage {self.stage!r}; valid stages are: {', '.join(STAGES)}")
         if self.projection not in PROJECTIONS:

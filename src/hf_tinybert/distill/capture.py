@@ -288,7 +288,11 @@ def check_capture(model: nn.Module, batch: dict, layers: Iterable[int], attentio
     if dtype in (torch.bfloat16, torch.float16):
         backbone.float()  # compare in float32 (bf16/fp16 -> float32 -> back is exact), not the dtype's rounding
     try:
-        with torch.no_grad(), torch.autocast(next(backbone.parameters()).device.type, enabled=False):
+        with (
+            torch.no_grad(),
+            torch.autocast(next(backbone.parameters()).device.type, enabled=False),
+            _without_prepared_autocast(backbone),
+        ):
             with LayerCapture(backbone, layers, attention=False) as captured:
                 backbone(**inputs)
             reference = backbone(**inputs, output_hidden_states=True)
@@ -322,6 +326,22 @@ def check_capture(model: nn.Module, batch: dict, layers: Iterable[int], attentio
             "hidden-state losses do not depend on this), or pass check_capture=False to train anyway."
         )
     return found
+
+
+@contextlib.contextmanager
+def _without_prepared_autocast(backbone: nn.Module):
+    """`accelerate.prepare` (Trainer with bf16/fp16) replaces a model's `forward` with one that enters autocast
+    itself, so an outer `autocast(enabled=False)` does not reach it: call the original forward for the check."""
+    original = backbone.__dict__.get("_original_forward")
+    if original is None or "forward" not in backbone.__dict__:
+        yield
+        return
+    prepared = backbone.__dict__["forward"]
+    backbone.forward = original
+    try:
+        yield
+    finally:
+        backbone.forward = prepared
 
 
 def _largest_attention_difference(captured, attentions, layers, mask, name) -> float:

@@ -45,6 +45,7 @@ HYPERPARAMETER_FIELDS: tuple[str, ...] = (
     "seed",
     "fp16",
     "bf16",
+    "precision_decision",
 )
 SECRET_MARKERS: tuple[str, ...] = ("token", "password", "secret", "credential")
 # Metrics that describe a run rather than the model: kept out of the card's results.
@@ -175,7 +176,11 @@ def model_shape(config) -> dict:
 
 def hyperparameters_of(args: TrainingArguments) -> dict:
     """The allow-listed hyper-parameters of a run, plus the total train batch size."""
-    values = {name: _plain(getattr(args, name)) for name in HYPERPARAMETER_FIELDS if hasattr(args, name)}
+    values = {
+        name: _plain(getattr(args, name))
+        for name in HYPERPARAMETER_FIELDS
+        if getattr(args, name, "") != ""  # precision_decision: only when a precision was decided
+    }
     world = getattr(args, "world_size", 1) or 1
     if "per_device_train_batch_size" in values:
         values["total_train_batch_size"] = (
@@ -192,7 +197,9 @@ def distillation_settings_of(args) -> dict:
     """
     if not dataclasses.is_dataclass(args):
         return {}
-    base = {f.name for f in dataclasses.fields(TrainingArguments)}
+    from ..precision import PrecisionArguments
+
+    base = {f.name for f in dataclasses.fields(PrecisionArguments)}
     return {
         f.name: _plain(getattr(args, f.name, None))
         for f in dataclasses.fields(args)
