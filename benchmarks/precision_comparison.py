@@ -35,12 +35,21 @@ DOCS = ROOT / "docs"
 PRECISIONS = ("fp32", "auto")
 
 
+def settle(limit_s: float = 180.0) -> None:
+    """Wait (up to `limit_s`) until the 1-minute load average, raised by the previous run, falls below half the cores,
+    so that each run starts on a quiet machine and its recorded start load says whether other jobs were running."""
+    deadline = time.monotonic() + limit_s
+    while LoadRecord.start().busy and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def run_once(name: str, summary: Path, command: list[str]) -> dict:
     """Run `command` unless `summary` exists; its wall time and load go to `summary`'s folder in `timing.json`."""
     timing = summary.parent / "timing.json"
     if summary.is_file() and timing.is_file():
         print(f"[{name}] done earlier: {summary}", flush=True)
         return json.loads(timing.read_text())
+    settle()
     print(f"[{name}] {' '.join(command)}", flush=True)
     load, start = LoadRecord.start(), time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)

@@ -121,12 +121,14 @@ def test_auto_respects_an_explicit_flag_and_survives_replace(tmp_path, cpu):
     assert args.to_dict()["precision_decision"] == args.precision_decision
 
 
-def test_the_decision_is_announced_once(tmp_path, cpu, capsys):
+def test_the_decision_is_announced_once(tmp_path, cpu, caplog):
     cpu(True)
     precision_module._announced.clear()
-    for _ in range(3):
-        PrecisionArguments(output_dir=str(tmp_path), precision="auto", use_cpu=True, report_to=[])
-    assert capsys.readouterr().err.count("hf-tinybert: precision bf16") == 1
+    with caplog.at_level("WARNING", logger="hf_tinybert.precision"):
+        for _ in range(3):
+            PrecisionArguments(output_dir=str(tmp_path), precision="auto", use_cpu=True, report_to=[])
+    said = [r.getMessage() for r in caplog.records if "hf-tinybert: precision bf16" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("hf-tinybert: precision bf16 (asked: auto; CPU with avx512_bf16")
 
 
 # ---- training in bf16

@@ -47,6 +47,24 @@ def teacher_base(tmp_path_factory, tiny_tokenizer_dir):
     return folder
 
 
+def assert_user_error(pattern: str, argv: list[str]) -> str:
+    """The command ends with exit status 2 and one line `hf-tinybert <command>: error: ...` matching `pattern`, on
+    stderr, without a traceback."""
+    import contextlib
+    import io
+    import re
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = cli_main(argv)
+    text = stderr.getvalue()
+    assert code == 2, text
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith(f"hf-tinybert {argv[0]}: error: ") and re.search(pattern, last), last
+    return last
+
+
 COMMON = ["--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--seed", "0", "--save_strategy", "no"]
 
 
@@ -208,8 +226,7 @@ def test_general_then_task_distillation_and_evaluate(tmp_path, teacher_base, fin
     assert "model-index" in card and "nyu-mll/glue" in card
 
     # the same command again: refuses to overwrite the finished run
-    with pytest.raises(FileExistsError, match="overwrite_output_dir"):
-        cli_main(args)
+    assert_user_error("overwrite_output_dir", args)
 
     # evaluate gives the same numbers from the saved student
     assert (
@@ -313,44 +330,44 @@ def test_config_file_and_flag_override(tmp_path, glue_dir):
 
 
 def test_bad_input_is_reported_before_training(tmp_path, teacher_base, glue_dir):
-    with pytest.raises(ValueError, match="Unknown task 'sst3'"):
-        cli_main(
-            ["finetune", "--model_name_or_path", str(teacher_base), "--task", "sst3", "--output_dir", str(tmp_path)]
-        )
+    assert_user_error(
+        "Unknown task 'sst3'",
+        ["finetune", "--model_name_or_path", str(teacher_base), "--task", "sst3", "--output_dir", str(tmp_path)],
+    )
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not empty"):
-        cli_main(
-            [
-                "finetune",
-                "--model_name_or_path",
-                str(teacher_base),
-                "--task",
-                "sst2",
-                "--data_dir",
-                str(glue_dir),
-                "--output_dir",
-                str(occupied),
-                "--use_cpu",
-            ]
-        )
+    assert_user_error(
+        "not empty",
+        [
+            "finetune",
+            "--model_name_or_path",
+            str(teacher_base),
+            "--task",
+            "sst2",
+            "--data_dir",
+            str(glue_dir),
+            "--output_dir",
+            str(occupied),
+            "--use_cpu",
+        ],
+    )
     assert (occupied / "keep.txt").read_text() == "mine"
-    with pytest.raises(ValueError, match="no folder 'RTE'.*task folders: SST-2"):
-        cli_main(
-            [
-                "finetune",
-                "--model_name_or_path",
-                str(teacher_base),
-                "--task",
-                "rte",
-                "--data_dir",
-                str(glue_dir),
-                "--output_dir",
-                str(tmp_path / "rte"),
-                "--use_cpu",
-            ]
-        )
+    assert_user_error(
+        "no folder 'RTE'.*task folders: SST-2",
+        [
+            "finetune",
+            "--model_name_or_path",
+            str(teacher_base),
+            "--task",
+            "rte",
+            "--data_dir",
+            str(glue_dir),
+            "--output_dir",
+            str(tmp_path / "rte"),
+            "--use_cpu",
+        ],
+    )
 
 
 @pytest.mark.slow
@@ -360,23 +377,23 @@ def test_task_distill_rejects_a_teacher_for_another_task(tmp_path, finetuned_tea
     row = "0\t1\t1\tg\tx\tx\tx\tx\tthe movie\tthe film\tneutral\tneutral"
     for name in ("train.tsv", "dev_matched.tsv", "dev_mismatched.tsv"):
         (glue_dir / "MNLI" / name).write_text(header + "\n" + row + "\n")
-    with pytest.raises(ValueError, match=r"model has 2 labels.*task has 3"):
-        cli_main(
-            [
-                "task-distill",
-                "--teacher_model",
-                str(finetuned_teacher),
-                "--student_model",
-                "tinybert-4l-312d",
-                "--task",
-                "mnli",
-                "--data_dir",
-                str(glue_dir),
-                "--output_dir",
-                str(tmp_path / "x"),
-                "--use_cpu",
-            ]
-        )
+    assert_user_error(
+        r"model has 2 labels.*task has 3",
+        [
+            "task-distill",
+            "--teacher_model",
+            str(finetuned_teacher),
+            "--student_model",
+            "tinybert-4l-312d",
+            "--task",
+            "mnli",
+            "--data_dir",
+            str(glue_dir),
+            "--output_dir",
+            str(tmp_path / "x"),
+            "--use_cpu",
+        ],
+    )
 
 
 def test_task_distill_with_the_official_averaging_pads_to_max_seq_length(tmp_path, finetuned_teacher, glue_dir):
@@ -416,3 +433,59 @@ def test_task_distill_with_the_official_averaging_pads_to_max_seq_length(tmp_pat
     rows = [tokenizer("good movie"), tokenizer("a very long and really quite boring film")]
     assert data_collator_for(data, tokenizer, 16)(rows)["input_ids"].shape == (2, 16)
     assert data_collator_for(data, tokenizer)(rows)["input_ids"].shape[1] < 16
+
+
+@pytest.mark.parametrize(
+    "flags, config, expected",
+    [
+        ([], None, "both"),
+        (["--stage", "both"], None, "both"),
+        (["--stage=both"], None, "both"),
+        (["--stage=prediction"], None, "prediction"),
+        (["--stage", "joint"], None, "joint"),
+        ([], "stage: both\n", "both"),
+        ([], "stage: intermediate\n", "intermediate"),
+        (["--stage", "prediction"], "stage: both\n", "prediction"),  # a flag wins over --config
+    ],
+)
+def test_task_distill_stage_in_every_spelling(tmp_path, monkeypatch, flags, config, expected):
+    import hf_tinybert.cli.task_distill as command
+
+    seen = {}
+    monkeypatch.setattr(command, "task_distill", lambda args, data, training, stage: seen.update(stage=stage) or {})
+    argv = ["--teacher_model", "t", "--student_model", "s", "--task", "sst2", "--output_dir", str(tmp_path / "o")]
+    if config is not None:
+        (tmp_path / "c.yaml").write_text(config)
+        argv += ["--config", str(tmp_path / "c.yaml")]
+    assert command.main(argv + flags + ["--use_cpu", "--report_to", "none"]) == 0
+    assert seen["stage"] == expected
+
+
+def test_task_distill_help_shows_both_as_the_default(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["task-distill", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "{intermediate,prediction,both,joint}" in text and "'both' (default)" in text
+    assert "default: both" in text or "(default: both)" in text
+
+
+def test_traceback_flag_and_network_hint(tmp_path, monkeypatch):
+    argv = ["finetune", "--model_name_or_path", "m", "--task", "sst3", "--output_dir", str(tmp_path)]
+    with pytest.raises(ValueError, match="Unknown task 'sst3'"):
+        cli_main([*argv, "--traceback"])
+    monkeypatch.setenv("HF_TINYBERT_DEBUG", "1")
+    with pytest.raises(ValueError, match="Unknown task 'sst3'"):
+        cli_main(argv)
+    from hf_tinybert.cli import error_line
+
+    line = error_line("finetune", ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub\n(offline)"))
+    assert line.startswith("hf-tinybert finetune: error: Couldn't reach 'nyu-mll/glue' on the Hub (offline)")
+    assert "--data_dir" in line and "\n" not in line
+
+
+def test_a_mistyped_task_gets_a_suggestion(tmp_path):
+    line = assert_user_error(
+        r"Unknown task 'sst-2' \(did you mean 'sst2'\?\)",
+        ["finetune", "--model_name_or_path", "m", "--task", "sst-2", "--output_dir", str(tmp_path)],
+    )
+    assert "valid tasks are:" in line

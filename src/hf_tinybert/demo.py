@@ -1063,16 +1063,23 @@ def summary_markdown(summary: dict) -> str:
     def pct(value):
         return "-" if value is None else f"{100 * value:.1f} %"
 
+    from .machine import LoadRecord
+
+    before = machine["load_average_before"]
+    load = LoadRecord(math.nan if before is None else before, cores=machine["cores_available"] or 1)
     lines = [
         f"# hf-tinybert demo ({summary['mode']}): {summary['teacher'].split(' ')[0]} -> TinyBERT "
         f"{summary['student']} on BBC News topics",
         "",
+        *([load.warning(), ""] if load.busy else []),
         "Teacher fine-tuned on the topics; student sliced from the pre-trained teacher, then general distillation, "
         "data augmentation, task distillation (intermediate layers, then predictions); dev accuracy, ONNX export, "
         "latency.",
         "",
         f"Run on {summary['date']}; {machine['cores_available']} CPU cores ({machine['cpu']}), load average "
-        f"{machine['load_average_before']} before / {machine['load_average_after']} after the run.",
+        f"{machine['load_average_before']} before / {machine['load_average_after']} after the run; precision "
+        f"{summary['settings'].get('precision', 'fp32')} (every training step's decision is in its "
+        "run_arguments.json and the student's card).",
         "",
         "| | " + " | ".join(labels) + " |",
         "|---|" + "---:|" * len(labels),

@@ -3,11 +3,16 @@
 Each subcommand lives in its own module under `hf_tinybert.cli` with a `main(argv) -> int` function and
 a module docstring whose first line is its one-line help. Modules are imported only when their
 subcommand runs, so `hf-tinybert --help` stays fast and optional extras stay optional.
+
+A user's mistake (a bad value, a missing file, a folder that would be overwritten, no network) ends the command with
+one line, `hf-tinybert <command>: error: <message>`, on stderr and exit status 2; `--traceback` anywhere on the
+command line (or `HF_TINYBERT_DEBUG=1`) shows the traceback instead. (`--debug` is a `TrainingArguments` flag.)
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # subcommand -> module (in the order of TinyBERT's recipe)
@@ -49,6 +54,23 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+# What a user can cause and fix: bad values (ValueError, including the Hub client's validation errors), files and
+# folders (OSError: missing, existing, unreadable), and the network (ConnectionError, the Hub client's offline mode).
+USER_ERRORS = (ValueError, OSError)
+TRACEBACK_FLAG = "--traceback"
+
+
+def error_line(command: str, err: BaseException) -> str:
+    """`hf-tinybert <command>: error: <message on one line>`, with a hint for network errors."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, ConnectionError) or "Offline" in type(err).__name__:
+        message += (
+            " (no network, or HF_HUB_OFFLINE=1: give local files instead, e.g. --data_dir for GLUE tasks and a local "
+            "folder for models)"
+        )
+    return f"hf-tinybert {command}: error: {message} (run with {TRACEBACK_FLAG} for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -63,8 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"hf-tinybert: unknown command {command!r}; valid commands are: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    show_traceback = TRACEBACK_FLAG in rest or os.environ.get("HF_TINYBERT_DEBUG", "") not in ("", "0")
+    rest = [arg for arg in rest if arg != TRACEBACK_FLAG]
     module = importlib.import_module(COMMANDS[command])
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except USER_ERRORS as err:
+        if show_traceback:
+            raise
+        print(error_line(command, err), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -24,7 +24,12 @@ def _read_config(path: str) -> dict:
 
 
 def parse_stage_arguments(
-    dataclass_types, argv: list[str] | None, prog: str, description: str, defaults: dict | None = None
+    dataclass_types,
+    argv: list[str] | None,
+    prog: str,
+    description: str,
+    defaults: dict | None = None,
+    command_options: dict[str, dict] | None = None,
 ):
     """Parse `argv` into instances of `dataclass_types`.
 
@@ -33,6 +38,10 @@ def parse_stage_arguments(
         argv: the command's arguments (without the command name).
         prog, description: shown by `--help`.
         defaults: command-specific defaults (e.g. `{"stage": "general"}`), overridden by `--config` and flags.
+        command_options: flags the command owns instead of a dataclass, as {name: {"choices", "default", "help"}}
+            (e.g. task-distill's `--stage`, which adds `both`): the dataclass flag of that name is given these
+            settings, its value (from flags, `--config` or the default) is taken out of the dataclasses' values and
+            returned in a dict after the dataclass instances.
 
     Raises:
         ValueError: a `--config` key that no dataclass knows (listing the valid ones).
@@ -50,6 +59,9 @@ def parse_stage_arguments(
         values.update(_read_config(argv[index + 1]))
         del argv[index : index + 2]
     known = {action.dest: action for action in parser._actions}
+    for name, settings in (command_options or {}).items():
+        action = known[name]
+        action.choices, action.default, action.help = settings["choices"], settings["default"], settings["help"]
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"Unknown keys in --config: {unknown}; valid keys are the command's flags (see --help)")
@@ -59,8 +71,9 @@ def parse_stage_arguments(
     parsed = parser.parse_args(argv)
     parsed_values = vars(parsed)
     parsed_values.pop("config", None)
+    owned = {name: parsed_values.pop(name) for name in command_options or {}}
     outputs = []
     for dtype in dataclass_types:
         names = {f.name for f in dataclasses.fields(dtype) if f.init}
         outputs.append(dtype(**{k: v for k, v in parsed_values.items() if k in names}))
-    return outputs
+    return outputs + ([owned] if command_options is not None else [])

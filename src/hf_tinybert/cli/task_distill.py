@@ -18,23 +18,21 @@ from ..stages import TaskDataArguments, TaskDistillArguments, task_distill
 from ..stages.task_distill import STEPS
 from .stage_arguments import parse_stage_arguments
 
+STAGE_HELP = (
+    "'both' (default): the paper's two steps, intermediate layers then the prediction layer; 'intermediate' or "
+    "'prediction': one of them; 'joint': all four losses at once."
+)
+
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(argv or [])
-    stage = "both"
-    if "--stage" in argv:  # --stage both is not a DistillationArguments stage: take it out here
-        index = argv.index("--stage")
-        if index + 1 < len(argv) and argv[index + 1] in STEPS:
-            stage = argv[index + 1]
-            del argv[index : index + 2]
-    args, data_args, training_args = parse_stage_arguments(
+    args, data_args, training_args, owned = parse_stage_arguments(
         (TaskDistillArguments, TaskDataArguments, DistillationArguments),
         argv,
         "hf-tinybert task-distill",
         __doc__,
-        defaults={"stage": "intermediate" if stage == "both" else stage},
+        command_options={"stage": {"choices": list(STEPS), "default": "both", "help": STAGE_HELP}},
     )
-    metrics = task_distill(args, data_args, training_args, stage=stage)
+    metrics = task_distill(args, data_args, training_args, stage=owned["stage"])
     if training_args.should_save:  # once, on the main process
         print(json.dumps(metrics, indent=2))
     return 0

@@ -37,6 +37,18 @@ SQUAD_TASKS = ("squad", "squad_v2")
 CUSTOM_TASK = "custom"
 
 
+def did_you_mean(name: str, valid) -> str:
+    """' (did you mean 'sst2'?)' for a near miss such as 'sst-2' or 'SST_2', else ''."""
+    import difflib
+
+    def key(text: str) -> str:
+        return "".join(c for c in text.lower() if c.isalnum())
+
+    by_key = {key(v): v for v in valid}
+    match = by_key.get(key(name)) or next(iter(difflib.get_close_matches(name, list(valid), n=1, cutoff=0.75)), None)
+    return f" (did you mean {match!r}?)" if match else ""
+
+
 @dataclass
 class TaskDataArguments:
     """Which task and data a stage trains and evaluates on."""
@@ -95,7 +107,9 @@ class TaskDataArguments:
         valid = (*GLUE_TASKS, *SQUAD_TASKS, CUSTOM_TASK)
         self.task = self.task.lower()
         if self.task not in valid:
-            raise ValueError(f"Unknown task {self.task!r}; valid tasks are: {', '.join(valid)}")
+            raise ValueError(
+                f"Unknown task {self.task!r}{did_you_mean(self.task, valid)}; valid tasks are: {', '.join(valid)}"
+            )
         if self.task == CUSTOM_TASK and not (self.train_file or self.validation_file):
             raise ValueError("task='custom' needs --train_file and/or --validation_file")
         for name in ("max_train_samples", "max_eval_samples"):
