@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rates = [matmul_rate(model.config.hidden_size)]
     counter = FlopCounter(model)
-    load_before = os.getloadavg()[0]
+    load = LoadRecord.start()
     dataset = datasets.Dataset.from_dict({"sentence": sentences, "label": [0] * len(sentences)})
     bounds = [round(i * len(sentences) / args.rounds) for i in range(args.rounds + 1)]
     reference_seconds, batched_seconds = 0.0, []
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
 
-    load_after = os.getloadavg()[0]
+    load.finish()
     for handle in counter.handles:
         handle.remove()
     rates.append(matmul_rate(model.config.hidden_size))
@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         f"SST-2 {args.split}, first {len(sentences)} sentences; N_a = {config.num_augmented}, K = {config.top_k}, "
         f"p_t = {config.replace_prob}, mlm_input = {config.mlm_input}; masked LM of BERT-base shape (random "
         f"weights, 30522-token uncased vocabulary); {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch "
-        f"threads, torch {torch.__version__}, {platform.machine()}; 1-minute load average {load_before:.1f} at the "
-        f"start and {load_after:.1f} at the end of the timed part (other processes share the CPUs when it exceeds "
+        f"threads, torch {torch.__version__}, {platform.machine()}; 1-minute load average {load.before:.1f} at the "
+        f"start and {load.after:.1f} at the end of the timed part (other processes share the CPUs when it exceeds "
         "the torch threads).",
         "",
         "| implementation | wall time (s) | augmented sentences | sentences / s | speed-up "
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         f"arithmetic) can be at most {ceiling:.1f}x faster than the reference on this machine; the batched one "
         f"reaches {speedup / ceiling:.0%} of that ceiling.",
     ]
-    warning = LoadRecord(load_before, load_after).warning()  # a busy machine is said in the first line
+    warning = load.warning()  # a busy machine is said in the first line
     lines = [warning, "", *lines] if warning else lines
     table = "\n".join(lines)
     print(table)

@@ -463,11 +463,8 @@ class Reproduction:
             results[row.name] = {"title": row.title, "wall_s": trained["wall_s"]}
             results[row.name]["eval"] = self.stage(f"{row.name}_eval", lambda row=row: self.evaluate(row.name))
         latency = self.stage("latency", self.latency)
-        loads = {
-            name: read_json(done)["load"]
-            for done in sorted(self.work.glob("*/done.json"))
-            if "load" in read_json(done) and (name := done.parent.name)
-        }
+        done = {path.parent.name: read_json(path) for path in sorted(self.work.glob("*/done.json"))}
+        loads = {name: result["load"] for name, result in done.items() if "load" in result}
         for name in results:
             model = AutoModelForSequenceClassification.from_pretrained(self.path(name, "model"))
             results[name]["params"] = count_parameters(model)

@@ -527,7 +527,7 @@ def main(argv=None) -> int:
     allocators = list(ALLOCATORS) if args.allocator == "both" else [args.allocator]
     bf16 = args.bf16_rows == "on" or (args.bf16_rows == "auto" and _bf16_flags() not in ("none", "unknown"))
     methods = [m for m in METHODS if bf16 or m not in ("d", "e")]
-    load_before, runs = os.getloadavg()[0], {}
+    load, runs = LoadRecord.start(), {}
     for allocator in allocators:
         env = {k: v for k, v in os.environ.items() if k not in CACHING_ALLOCATOR_ENV}
         if allocator == "caching":
@@ -545,7 +545,8 @@ def main(argv=None) -> int:
             if not args.no_memory:
                 result["memory"] = {m: measure_step_memory(m, seq, env) for m in methods}
             runs[allocator][seq] = result
-            write_report(args.output, runs, args.rounds, (load_before, os.getloadavg()[0]))  # keep what is measured
+            load.finish()
+            write_report(args.output, runs, args.rounds, (load.before, load.after))  # keep what is measured
     return 0
 
 

@@ -68,8 +68,15 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     assert cpu_flags(str(tmp_path / "missing")) == set()
 
 
-def test_the_default_probe_measures_a_positive_ratio():
-    assert precision_module.bf16_matmul_speedup(size=64, repeats=1) > 0
+def test_the_default_probe_runs_once_per_thread_count(monkeypatch):
+    calls = []
+    monkeypatch.setattr(precision_module, "bf16_matmul_speedup", lambda: calls.append(1) or 3.0)
+    precision_module._measured_speedup.cache_clear()
+    try:
+        assert [precision_module.default_probe() for _ in range(3)] == [3.0, 3.0, 3.0]
+        assert len(calls) == 1
+    finally:
+        precision_module._measured_speedup.cache_clear()
 
 
 # ---- applied to the arguments

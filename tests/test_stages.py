@@ -330,44 +330,17 @@ def test_config_file_and_flag_override(tmp_path, glue_dir):
 
 
 def test_bad_input_is_reported_before_training(tmp_path, teacher_base, glue_dir):
-    assert_user_error(
-        "Unknown task 'sst3'",
-        ["finetune", "--model_name_or_path", str(teacher_base), "--task", "sst3", "--output_dir", str(tmp_path)],
-    )
+    def finetune(task: str, output_dir) -> list[str]:
+        model = ["--model_name_or_path", str(teacher_base)]
+        return ["finetune", *model, "--task", task, "--data_dir", str(glue_dir), "--output_dir", str(output_dir)]
+
+    assert_user_error("Unknown task 'sst3'", finetune("sst3", tmp_path))
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "keep.txt").write_text("mine")
-    assert_user_error(
-        "not empty",
-        [
-            "finetune",
-            "--model_name_or_path",
-            str(teacher_base),
-            "--task",
-            "sst2",
-            "--data_dir",
-            str(glue_dir),
-            "--output_dir",
-            str(occupied),
-            "--use_cpu",
-        ],
-    )
+    assert_user_error("not empty", [*finetune("sst2", occupied), "--use_cpu"])
     assert (occupied / "keep.txt").read_text() == "mine"
-    assert_user_error(
-        "no folder 'RTE'.*task folders: SST-2",
-        [
-            "finetune",
-            "--model_name_or_path",
-            str(teacher_base),
-            "--task",
-            "rte",
-            "--data_dir",
-            str(glue_dir),
-            "--output_dir",
-            str(tmp_path / "rte"),
-            "--use_cpu",
-        ],
-    )
+    assert_user_error("no folder 'RTE'.*task folders: SST-2", [*finetune("rte", tmp_path / "rte"), "--use_cpu"])
 
 
 @pytest.mark.slow

