@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         find_word_candidates,
     )
     from hf_tinybert.data.augment_reference import reference_augment
-    from hf_tinybert.machine import LoadRecord
+    from hf_tinybert.utils import LoadRecord
 
     if args.threads:
         torch.set_num_threads(args.threads)

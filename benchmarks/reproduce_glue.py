@@ -53,11 +53,12 @@ from hf_tinybert.data import load_glue, shared_data_dir
 from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_candidate_sources
 from hf_tinybert.data.glue import GLUE_TASKS
 from hf_tinybert.data.table_files import save_table
-from hf_tinybert.demo import DemoDependencyError, fastest_thread_count, offline_teacher_path
+from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
+from hf_tinybert.utils import fastest_thread_count
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.export.benchmark import run_benchmark
 from hf_tinybert.export.model_size import count_parameters
-from hf_tinybert.machine import LoadRecord
+from hf_tinybert.utils import LoadRecord
 from hf_tinybert.modeling import init_student_from_teacher, save_sliced_student, save_student
 from hf_tinybert.precision import PrecisionArguments
 from hf_tinybert.stages import (

@@ -49,7 +49,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from hf_tinybert import DistillationArguments, DistillationTrainer, TinyBertConfig, TinyBertForSequenceClassification
 from hf_tinybert.distill import losses
 from hf_tinybert.export.model_size import encoder_flops
-from hf_tinybert.machine import LoadRecord
+from hf_tinybert.utils import LoadRecord
 
 BATCH = 32
 METHODS = ("a", "b", "c", "d", "e", "f", "g")

@@ -1,4 +1,4 @@
-"""What every benchmark table records about the machine (`hf_tinybert.machine.LoadRecord`), the general distillation
+"""What every benchmark table records about the machine (`hf_tinybert.utils.LoadRecord`), the general distillation
 throughput script with fp32 and auto side by side (a real, tiny run), and the precision comparison's report."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import load_benchmark
 
-from hf_tinybert.machine import LoadRecord
+from hf_tinybert.utils import LoadRecord
 
 
 def test_a_busy_machine_is_said_in_the_first_line_under_the_title():

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from transformers.utils import logging
 
-from .machine import LoadRecord, cores, load_average
+from .utils import LoadRecord, cores, fastest_thread_count, load_average
 from .modeling.weight_selection import save_sliced_student, select_student_weights
 
 logger = logging.get_logger(__name__)
@@ -413,55 +413,6 @@ class _Demo:
         return max(1, math.ceil(math.ceil(examples / self.settings.batch_size) * epochs))
 
 
-def fastest_thread_count(max_threads: int | None = None, *, trials: int = 5) -> int:
-    """1 or `max_threads` torch threads, whichever runs a small BERT forward pass faster now.
-
-    On a machine whose cores other processes also use, torch's threads wait for each other at every operation,
-    and two threads can be several times slower than one (measured on the shared 2-core development machine:
-    ~300 ms against ~25 ms); on an idle machine two are faster. The load changes while a step runs, so
-    `max_threads` is chosen only when even its slowest pass beats the median pass of one thread by 20 %.
-
-    Args:
-        max_threads: the most threads to consider (default: the cores this process may use).
-        trials: timed passes per setting.
-
-    Returns:
-        The thread count to pass to `torch.set_num_threads`.
-    """
-    import statistics
-
-    import torch
-    from transformers import BertConfig, BertModel
-
-    if max_threads is None:
-        max_threads = cores()
-    if max_threads <= 1:
-        return 1
-    previous = torch.get_num_threads()
-    generator = torch.Generator().manual_seed(0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        config = BertConfig(
-            vocab_size=512, hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024
-        )
-        model = BertModel(config, add_pooling_layer=False).eval()
-    ids = torch.randint(0, 512, (8, 64), generator=generator)
-    times: dict[int, list[float]] = {}
-    try:
-        for threads in (max_threads, 1):
-            torch.set_num_threads(threads)
-            times[threads] = []
-            with torch.inference_mode():
-                model(input_ids=ids)  # warm-up
-                for _ in range(trials):
-                    start = time.perf_counter()
-                    model(input_ids=ids)
-                    times[threads].append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
-    return max_threads if max(times[max_threads]) < 0.8 * statistics.median(times[1]) else 1
-
-
 def _use_fastest_threads() -> int:
     import torch
 
@@ -795,7 +746,7 @@ def _step_card(demo: _Demo) -> dict:
     beside the task-distilled student), with the demo's own names for the data, its evaluation and the ONNX files."""
     from transformers import AutoConfig
 
-    from .distill.mapping import build_layer_map
+    from .modeling.layer_map import build_layer_map
     from .hub.card import FACTS_FILE, ModelCardFacts, model_shape, speedups_from_benchmark, write_model_card
 
     s, data, augmented = demo.settings, demo.result("data"), demo.result("augment")

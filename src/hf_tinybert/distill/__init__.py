@@ -2,7 +2,7 @@
 
 from .arguments import STAGES, DistillationArguments
 from .capture import CapturedActivations, LayerCapture, attention_capture_support, backbone_of
-from .mapping import build_layer_map
+from ..modeling.layer_map import build_layer_map
 from .projections import PROJECTIONS_FILE, HiddenProjections
 from .trainer import DistillationTrainer
 

@@ -54,7 +54,7 @@ from . import losses
 from .arguments import DistillationArguments
 from .capture import CapturedActivations, LayerCapture, attention_capture_support, check_capture, unwrap
 from .denominators import WindowDenominators, count_denominators, problem_type
-from .mapping import build_layer_map
+from ..modeling.layer_map import build_layer_map
 from .projections import PROJECTIONS_FILE, HiddenProjections
 
 logger = logging.get_logger(__name__)

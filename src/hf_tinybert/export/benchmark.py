@@ -29,7 +29,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 from transformers.utils import logging
 
-from ..machine import load_average
+from ..utils import load_average
 from .model_size import MODEL_SHAPES, config_for_shape, count_parameters, encoder_flops
 from .onnx import ONNX_TASKS, onnx_feed, onnx_session, quantize_onnx, task_for_architecture, torch_to_onnx
 

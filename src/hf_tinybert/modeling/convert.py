@@ -74,7 +74,7 @@ from transformers import (
 )
 from transformers.utils import logging
 
-from ..distill.mapping import build_layer_map
+from .layer_map import build_layer_map
 from .configuration_tinybert import TinyBertConfig
 from .modeling_tinybert import (
     TinyBertForMaskedLM,

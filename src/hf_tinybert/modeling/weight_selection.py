@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from ..distill.mapping import build_layer_map
+from .layer_map import build_layer_map
 from .configuration_tinybert import TinyBertConfig
 from .modeling_tinybert import TinyBertModel
 
