@@ -11,9 +11,11 @@ command line (or `HF_TINYBERT_DEBUG=1`) shows the traceback instead. (`--debug` 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
+from collections.abc import Callable
 
 # subcommand -> module (in the order of TinyBERT's recipe)
 COMMANDS: dict[str, str] = {
@@ -54,9 +56,10 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-# What a user can cause and fix: bad values (ValueError, including the Hub client's validation errors), files and
-# folders (OSError: missing, existing, unreadable), and the network (ConnectionError, the Hub client's offline mode).
-USER_ERRORS = (ValueError, OSError)
+# What a user can cause and fix: bad values (ValueError, including the Hub client's validation errors), a missing extra
+# (ImportError naming the package to install), files and folders (OSError: missing, existing, unreadable), and the
+# network (ConnectionError, the Hub client's offline mode).
+USER_ERRORS = (ValueError, OSError, ImportError)
 TRACEBACK_FLAG = "--traceback"
 
 
@@ -71,6 +74,31 @@ def error_line(command: str, err: BaseException) -> str:
     return f"hf-tinybert {command}: error: {message} (run with {TRACEBACK_FLAG} for the traceback)"
 
 
+def command(name: str) -> Callable[[Callable[[list[str]], int | None]], Callable[[list[str] | None], int]]:
+    """Make `run(argv)` a command's `main(argv=None) -> exit status`: a user's mistake becomes one line on stderr
+    and exit status 2, `--help` exit status 0, a usage error argparse's message and 2; `--traceback` (anywhere on
+    the command line) or `HF_TINYBERT_DEBUG=1` lets the exception through instead."""
+
+    def decorate(run):
+        @functools.wraps(run)
+        def main(argv: list[str] | None = None) -> int:
+            argv = list(sys.argv[1:] if argv is None else argv)
+            show_traceback = TRACEBACK_FLAG in argv or os.environ.get("HF_TINYBERT_DEBUG", "") not in ("", "0")
+            try:
+                return int(run([arg for arg in argv if arg != TRACEBACK_FLAG]) or 0)
+            except SystemExit as exit_:  # --help (0) or argparse's usage error (2), already printed
+                return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+            except USER_ERRORS as err:
+                if show_traceback:
+                    raise
+                print(error_line(name, err), file=sys.stderr)
+                return 2
+
+        return main
+
+    return decorate
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -81,20 +109,13 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"hf-tinybert {__version__}")
         return 0
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"hf-tinybert: unknown command {command!r}; valid commands are: {', '.join(COMMANDS)}", file=sys.stderr)
+    command_name, rest = argv[0], argv[1:]
+    if command_name not in COMMANDS:
+        print(
+            f"hf-tinybert: unknown command {command_name!r}; valid commands are: {', '.join(COMMANDS)}", file=sys.stderr
+        )
         return 2
-    show_traceback = TRACEBACK_FLAG in rest or os.environ.get("HF_TINYBERT_DEBUG", "") not in ("", "0")
-    rest = [arg for arg in rest if arg != TRACEBACK_FLAG]
-    module = importlib.import_module(COMMANDS[command])
-    try:
-        return int(module.main(rest) or 0)
-    except USER_ERRORS as err:
-        if show_traceback:
-            raise
-        print(error_line(command, err), file=sys.stderr)
-        return 2
+    return importlib.import_module(COMMANDS[command_name]).main(rest)
 
 
 if __name__ == "__main__":

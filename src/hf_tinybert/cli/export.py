@@ -12,38 +12,40 @@ largest output when that is above 1).
 
 from __future__ import annotations
 
-import argparse
-import sys
+from dataclasses import dataclass, field
+
+from . import command
+from .arguments import parse_arguments
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `hf-tinybert export`."""
-    from hf_tinybert.export.onnx import DEFAULT_OPSET, EXPORTERS, ONNX_TASKS
+@dataclass
+class ExportArguments:
+    """What `hf-tinybert export` exports and checks."""
 
-    parser = argparse.ArgumentParser(
-        prog="hf-tinybert export",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("model_dir", help="folder of a saved model (config.json, weights, tokenizer)")
-    parser.add_argument("--output_dir", required=True, help="folder to write the export to")
-    parser.add_argument("--task", choices=list(ONNX_TASKS), default=None, help="default: from config.architectures")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the model folder)")
-    parser.add_argument("--optimize", action="store_true", help="also write model_optimized.onnx (fused graph)")
-    parser.add_argument("--quantize", action="store_true", help="also write model_quantized.onnx (dynamic int8)")
-    parser.add_argument(
-        "--eval_set",
+    model_dir: str = field(metadata={"help": "Folder of a saved model (config.json, weights, tokenizer)."})
+    output_dir: str = field(metadata={"help": "Folder to write the export to."})
+    task: str | None = field(
         default=None,
-        help="GLUE-style TSV (e.g. glue/SST-2/dev.tsv) to check accuracy and label agreement on (text classification)",
+        metadata={
+            "help": "text-classification, question-answering or feature-extraction (default: from the config's "
+            "architectures)."
+        },
     )
-    parser.add_argument("--max_eval_examples", type=int, default=None, help="check on the first N examples only")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default: {DEFAULT_OPSET})")
-    parser.add_argument("--exporter", choices=EXPORTERS, default="auto", help="auto: optimum if compatible, else torch")
-    parser.add_argument(
-        "--overwrite_output_dir", "--overwrite", action="store_true", help="replace an export in a non-empty output_dir"
+    tokenizer: str | None = field(default=None, metadata={"help": "Tokenizer folder (default: the model folder)."})
+    optimize: bool = field(default=False, metadata={"help": "Also write model_optimized.onnx (fused graph)."})
+    quantize: bool = field(default=False, metadata={"help": "Also write model_quantized.onnx (dynamic int8)."})
+    eval_set: str | None = field(
+        default=None,
+        metadata={"help": "GLUE-style TSV (e.g. glue/SST-2/dev.tsv) to check accuracy and label agreement on."},
     )
-    return parser
+    max_eval_samples: int | None = field(
+        default=None, metadata={"aliases": ["--max_eval_examples"], "help": "Check on the first N examples only."}
+    )
+    opset: int | None = field(default=None, metadata={"help": "ONNX opset (default: the exporter's default)."})
+    exporter: str = field(default="auto", metadata={"help": "auto or torch (torch.onnx)."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"aliases": ["--overwrite"], "help": "Replace an export in a non-empty output_dir."}
+    )
 
 
 def format_check(check: dict) -> str:
@@ -65,38 +67,29 @@ def format_check(check: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+@command("export")
+def main(argv: list[str]) -> int:
     """Run `hf-tinybert export`; returns the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
+    (args,) = parse_arguments(
+        (ExportArguments,), argv, "hf-tinybert export", __doc__, positionals={"model_dir": "MODEL_DIR"}
+    )
 
-    from hf_tinybert.export.onnx import CHECK_FILE, export_onnx
+    from hf_tinybert.export.onnx import CHECK_FILE, DEFAULT_OPSET, export_onnx
 
-    try:
-        result = export_onnx(
-            args.model_dir,
-            args.output_dir,
-            tokenizer=args.tokenizer,
-            task=args.task,
-            optimize=args.optimize,
-            quantize=args.quantize,
-            eval_set=args.eval_set,
-            max_eval_examples=args.max_eval_examples,
-            opset=args.opset,
-            exporter=args.exporter,
-            overwrite=args.overwrite_output_dir,
-        )
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"hf-tinybert export: error: {err}", file=sys.stderr)
-        return 2
+    result = export_onnx(
+        args.model_dir,
+        args.output_dir,
+        tokenizer=args.tokenizer,
+        task=args.task,
+        optimize=args.optimize,
+        quantize=args.quantize,
+        eval_set=args.eval_set,
+        max_eval_examples=args.max_eval_samples,
+        opset=args.opset or DEFAULT_OPSET,
+        exporter=args.exporter,
+        overwrite=args.overwrite_output_dir,
+    )
     print(f"Exported {result.check['architecture']} ({result.check['task']}) to {result.output_dir}")
     print(format_check(result.check))
     print(f"Check saved to {result.output_dir / CHECK_FILE}")
     return 0 if result.passed else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,18 +5,17 @@ at --intermediate_learning_rate, then the prediction layer for --prediction_epoc
 keeping the best dev checkpoint. `--stage joint` trains all four losses at once.
 
 Example:
-  hf-tinybert task-distill --teacher_model runs/teacher-sst2 --student_model runs/general --task sst2 \
+  hf-tinybert task-distill --teacher_model runs/teacher-sst2 --student_model runs/general --task sst2 \\
       --data_dir ../shared/data/glue --train_file runs/sst2-augmented.tsv --output_dir runs/student-sst2
 """
 
 from __future__ import annotations
 
-import json
-
 from ..distill import DistillationArguments
 from ..stages import TaskDataArguments, TaskDistillArguments, task_distill
 from ..stages.task_distill import STEPS
-from .stage_arguments import parse_stage_arguments
+from . import command
+from .arguments import run_stage
 
 STAGE_HELP = (
     "'both' (default): the paper's two steps, intermediate layers then the prediction layer; 'intermediate' or "
@@ -24,15 +23,13 @@ STAGE_HELP = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args, data_args, training_args, owned = parse_stage_arguments(
+@command("task-distill")
+def main(argv: list[str]) -> int:
+    return run_stage(
+        task_distill,
         (TaskDistillArguments, TaskDataArguments, DistillationArguments),
         argv,
         "hf-tinybert task-distill",
         __doc__,
         command_options={"stage": {"choices": list(STEPS), "default": "both", "help": STAGE_HELP}},
     )
-    metrics = task_distill(args, data_args, training_args, stage=owned["stage"])
-    if training_args.should_save:  # once, on the main process
-        print(json.dumps(metrics, indent=2))
-    return 0
