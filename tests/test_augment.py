@@ -9,6 +9,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from augment_reference import one_forward_per_word_candidates, reference_augment
 from conftest import TINY_VOCAB, WORDS, tiny_teacher_config
 from transformers import BertForMaskedLM, BertModel, BertTokenizerFast
 
@@ -27,7 +28,6 @@ from hf_tinybert.data.augment import (
     match_case,
     sample_augmentations,
 )
-from hf_tinybert.data.augment_reference import one_forward_per_word_candidates, reference_augment
 from hf_tinybert.data.stop_words import ENGLISH_STOP_WORDS
 from hf_tinybert.data.table_files import load_table, save_table
 

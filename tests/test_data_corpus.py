@@ -6,9 +6,10 @@ import json
 
 import pytest
 from datasets import Dataset, IterableDataset
+from shared_data import shared_data_dir
 
 from hf_tinybert.data import corpus as corpus_module
-from hf_tinybert.data import load_corpus, pack_corpus, shard_for_rank, shared_data_dir
+from hf_tinybert.data import load_corpus, pack_corpus, shard_for_rank
 
 WIKITEXT_VALID = shared_data_dir() / "wikitext-2" / "wiki.valid.tokens"
 

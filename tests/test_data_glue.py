@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import tiny_teacher_config
 from datasets import ClassLabel, Dataset, DatasetDict
+from shared_data import shared_data_dir
 from transformers import BertConfig, BertForSequenceClassification
 from transformers.utils import logging as hf_logging
 
@@ -19,7 +20,6 @@ from hf_tinybert.data import (
     get_glue_task,
     label_config_kwargs,
     load_glue,
-    shared_data_dir,
     tokenize_glue,
 )
 

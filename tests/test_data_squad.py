@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from datasets import Dataset
+from shared_data import shared_data_dir
 
 from hf_tinybert.data import (
     SQUAD_FEATURES,
@@ -14,7 +15,6 @@ from hf_tinybert.data import (
     postprocess_qa_predictions,
     prepare_squad_eval_features,
     prepare_squad_train_features,
-    shared_data_dir,
     split_squad_by_article,
     squad_metric_inputs,
 )

@@ -12,7 +12,6 @@ from .glue import (
     load_glue,
     tokenize_glue,
 )
-from .shared_data import shared_data_dir
 from .squad import (
     SQUAD_FEATURES,
     SQUAD_HUB_ID,
@@ -48,7 +47,6 @@ __all__ = [
     "prepare_squad_eval_features",
     "prepare_squad_train_features",
     "shard_for_rank",
-    "shared_data_dir",
     "split_squad_by_article",
     "squad_metric_inputs",
     "tokenize_glue",

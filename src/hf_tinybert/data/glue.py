@@ -119,81 +119,55 @@ _MNLI_SPLIT_FILES = (
     ("test_mismatched", "test_mismatched.tsv"),
 )
 
+_PAIR = ("sentence1", "sentence2")
+_F1 = ("accuracy", "f1")
 #: The GLUE tasks by `nyu-mll/glue` config name. Label orders are those of the Hub dataset.
 GLUE_TASKS: dict[str, GlueTask] = {
     task.name: task
     for task in (
         GlueTask(
-            name="cola",
-            text_columns=("sentence",),
-            label_names=("unacceptable", "acceptable"),
-            metric_keys=("matthews_correlation",),
-            main_metric="matthews_correlation",
-            folder="CoLA",
+            "cola",
+            ("sentence",),
+            ("unacceptable", "acceptable"),
+            ("matthews_correlation",),
+            "matthews_correlation",
+            "CoLA",
             tsv_text_columns=("sentence",),
             tsv_columns_without_header=("source", "label", "original_label", "sentence"),
         ),
+        GlueTask("sst2", ("sentence",), ("negative", "positive"), folder="SST-2"),
         GlueTask(
-            name="sst2",
-            text_columns=("sentence",),
-            label_names=("negative", "positive"),
-            folder="SST-2",
-        ),
-        GlueTask(
-            name="mrpc",
-            text_columns=("sentence1", "sentence2"),
-            label_names=("not_equivalent", "equivalent"),
-            metric_keys=("accuracy", "f1"),
-            main_metric="f1",
-            folder="MRPC",
-            tsv_text_columns=("#1 String", "#2 String"),
+            "mrpc",
+            _PAIR,
+            ("not_equivalent", "equivalent"),
+            _F1,
+            "f1",
+            "MRPC",
             tsv_label_column="Quality",
+            tsv_text_columns=("#1 String", "#2 String"),
         ),
         GlueTask(
-            name="qqp",
-            text_columns=("question1", "question2"),
-            label_names=("not_duplicate", "duplicate"),
-            metric_keys=("accuracy", "f1"),
-            main_metric="f1",
-            folder="QQP",
+            "qqp",
+            ("question1", "question2"),
+            ("not_duplicate", "duplicate"),
+            _F1,
+            "f1",
+            "QQP",
             tsv_label_column="is_duplicate",
         ),
+        GlueTask("stsb", _PAIR, None, ("pearson", "spearmanr"), "spearmanr", "STS-B", tsv_label_column="score"),
         GlueTask(
-            name="stsb",
-            text_columns=("sentence1", "sentence2"),
-            label_names=None,
-            metric_keys=("pearson", "spearmanr"),
-            main_metric="spearmanr",
-            folder="STS-B",
-            tsv_label_column="score",
-        ),
-        GlueTask(
-            name="mnli",
-            text_columns=("premise", "hypothesis"),
-            label_names=("entailment", "neutral", "contradiction"),
+            "mnli",
+            ("premise", "hypothesis"),
+            ("entailment", "neutral", "contradiction"),
             folder="MNLI",
             split_files=_MNLI_SPLIT_FILES,
-            tsv_text_columns=("sentence1", "sentence2"),
+            tsv_text_columns=_PAIR,
             tsv_label_column="gold_label",
         ),
-        GlueTask(
-            name="qnli",
-            text_columns=("question", "sentence"),
-            label_names=("entailment", "not_entailment"),
-            folder="QNLI",
-        ),
-        GlueTask(
-            name="rte",
-            text_columns=("sentence1", "sentence2"),
-            label_names=("entailment", "not_entailment"),
-            folder="RTE",
-        ),
-        GlueTask(
-            name="wnli",
-            text_columns=("sentence1", "sentence2"),
-            label_names=("not_entailment", "entailment"),
-            folder="WNLI",
-        ),
+        GlueTask("qnli", ("question", "sentence"), ("entailment", "not_entailment"), folder="QNLI"),
+        GlueTask("rte", _PAIR, ("entailment", "not_entailment"), folder="RTE"),
+        GlueTask("wnli", _PAIR, ("not_entailment", "entailment"), folder="WNLI"),
     )
 }
 
@@ -325,29 +299,21 @@ def _labels_error(path: Path, bad: set[Any], task: GlueTask) -> ValueError:
 
 
 def _label_id(raw: Any, task: GlueTask) -> int | float | None:
-    """Convert one raw label to its id (or float score); None when it is not valid for the task."""
-    if task.is_regression:
-        if isinstance(raw, bool):
-            return None
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            return None
-        return value if value == value else None  # NaN is not a score
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text in task.label_names:
-            return task.label_names.index(text)
-        raw = text
+    """Convert one raw label (a class name, an id or a score) to its id (or float score); None when it is not valid
+    for the task."""
     if isinstance(raw, bool):
         return None
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if not task.is_regression and raw in task.label_names:
+            return task.label_names.index(raw)
     try:
         value = float(raw)
     except (TypeError, ValueError):
         return None
-    if value.is_integer() and 0 <= value < task.num_labels:
-        return int(value)
-    return None
+    if task.is_regression:
+        return value if value == value else None  # NaN is not a score
+    return int(value) if value.is_integer() and 0 <= value < task.num_labels else None
 
 
 def _read_glue_tsv(path: Path, task: GlueTask, split: str) -> list[dict[str, Any]]:

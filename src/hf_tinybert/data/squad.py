@@ -362,18 +362,8 @@ def prepare_squad_train_features(
             "end_positions": Value("int64"),
         }
     )
-    function = functools.partial(
-        _train_features_batch, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, padding=padding
-    )
-    return dataset.map(
-        function,
-        batched=True,
-        remove_columns=dataset.column_names,
-        features=features,
-        num_proc=num_proc,
-        load_from_cache_file=load_from_cache_file,
-        desc="SQuAD train features",
-    )
+    windows = dict(tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, padding=padding)
+    return _map_windows(dataset, _train_features_batch, windows, features, num_proc, load_from_cache_file, "train")
 
 
 def prepare_squad_eval_features(
@@ -417,17 +407,19 @@ def prepare_squad_eval_features(
             "example_id": Value("string"),
         }
     )
-    function = functools.partial(
-        _eval_features_batch, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, padding=padding
-    )
+    windows = dict(tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, padding=padding)
+    return _map_windows(dataset, _eval_features_batch, windows, features, num_proc, load_from_cache_file, "eval")
+
+
+def _map_windows(dataset, batch_function, windows: dict, features, num_proc, load_from_cache_file, kind: str):
     return dataset.map(
-        function,
+        functools.partial(batch_function, **windows),
         batched=True,
         remove_columns=dataset.column_names,
         features=features,
         num_proc=num_proc,
         load_from_cache_file=load_from_cache_file,
-        desc="SQuAD eval features",
+        desc=f"SQuAD {kind} features",
     )
 
 

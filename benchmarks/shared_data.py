@@ -13,8 +13,7 @@ def shared_data_dir(must_exist: bool = True) -> Path:
     """Return the folder with the shared benchmark data (GLUE SST-2/RTE, SQuAD dev, WikiText-2).
 
     The folder is `$HF_TINYBERT_DATA_DIR` when that variable is set, else `../shared/data` beside the
-    root of the project checkout this package was imported from (an editable install). Tests,
-    benchmarks and examples use it; library functions never assume it.
+    root of the project checkout. The benchmarks and the tests use it; the library never assumes it.
 
     Args:
         must_exist: raise `FileNotFoundError` when the folder does not exist.
@@ -26,8 +25,8 @@ def shared_data_dir(must_exist: bool = True) -> Path:
         FileNotFoundError: `must_exist` is set and the folder is missing.
     """
     override = os.environ.get(DATA_DIR_ENV_VAR)
-    # src/hf_tinybert/data/shared_data.py -> parents[3] is the repository root.
-    folder = Path(override) if override else Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    # benchmarks/shared_data.py -> parents[1] is the repository root.
+    folder = Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if must_exist and not folder.is_dir():
         raise FileNotFoundError(
             f"shared data folder {str(folder)!r} does not exist; set {DATA_DIR_ENV_VAR} to the folder that holds "

@@ -20,8 +20,8 @@ import re
 import numpy as np
 import torch
 
-from .augment import AugmentationConfig, CandidateSource, WordInContext
-from .stop_words import ENGLISH_STOP_WORDS
+from hf_tinybert.data.augment import AugmentationConfig, CandidateSource, WordInContext
+from hf_tinybert.data.stop_words import ENGLISH_STOP_WORDS
 
 
 def _replaceable(word: str) -> bool:
