@@ -38,12 +38,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data.bbc_news import DEMO_EXTRA_INSTALL, MissingPackageError, first_per_topic, load_bbc_news, split_bbc_news
+from .data.bbc_news import first_per_topic, load_bbc_news, split_bbc_news
 from .plots import plot_loss_curves, plot_teacher_vs_student
 from .stages import pipeline
 from .stages.pipeline import offline_teacher_path  # also hf_tinybert.demo.offline_teacher_path, as before
 from .utils import (
+    DEMO_EXTRA_INSTALL,
     LoadRecord,
+    MissingPackageError,
     OutputExistsError,
     check_output_dir,
     clear_output_dir,

