@@ -1,0 +1,70 @@
+"""The `hf-tinybert` command itself: its help and version come without importing the package (torch), every
+command is listed with its one-line help, and a mistake in any command is one line with exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hf_tinybert.cli import COMMANDS, main
+
+
+def run_console_script(*args: str) -> subprocess.CompletedProcess:
+    """What the installed `hf-tinybert` script does, in a fresh interpreter that then reports what it imported."""
+    code = (
+        "import sys, hf_tinybert_cli\n"
+        f"sys.argv = ['hf-tinybert', *{list(args)!r}]\n"
+        "status = hf_tinybert_cli.main()\n"
+        "print('IMPORTED', 'torch' in sys.modules, 'hf_tinybert' in sys.modules, 'transformers' in sys.modules)\n"
+        "sys.exit(status)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [(), ("--help",), ("--version",)])
+def test_help_and_version_import_neither_torch_nor_the_package(args):
+    result = run_console_script(*args)
+    assert result.returncode == 0, result.stderr
+    assert "IMPORTED False False False" in result.stdout
+    if args == ("--version",):
+        assert result.stdout.startswith("hf-tinybert 0.1.0")
+    else:
+        for name in COMMANDS:
+            assert f"  {name} " in result.stdout
+
+
+def test_every_command_has_a_one_line_help(capsys):
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.startswith("  ")}
+    assert set(lines) == set(COMMANDS)
+    assert all(len(line.split()) > 3 for line in lines.values())  # a name and a sentence
+
+
+def test_a_command_runs_through_the_console_script(tmp_path):
+    result = run_console_script("export", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip().startswith("hf-tinybert export: error:") and len(result.stderr.strip().splitlines()) == 1
+    )
+    assert "IMPORTED True True True" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "--output_dir", "x"],  # no MODEL_DIR
+        ["push", "folder"],  # no --repo_id
+        ["benchmark", "--output_dir", "x"],  # no models
+        ["augment", "--input", "x.tsv"],  # no --text_columns
+    ],
+)
+def test_a_missing_argument_is_a_usage_error(argv, capsys):
+    assert main(argv) == 2
+    assert "required" in capsys.readouterr().err
+
+
+def test_unknown_command():
+    assert main(["distill"]) == 2
