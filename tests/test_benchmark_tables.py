@@ -20,6 +20,7 @@ def test_a_busy_machine_is_said_in_the_first_line_under_the_title():
     assert LoadRecord.start().finish().to_dict().keys() == {"load_before", "load_after", "cores", "busy"}
 
 
+@pytest.mark.slow
 def test_throughput_script_measures_both_precisions_and_rewrites_the_scaling_table(tmp_path, monkeypatch):
     script = load_benchmark("general_distill_throughput")
     monkeypatch.setattr(script, "SEQ", 16)

@@ -43,6 +43,7 @@ def test_every_command_has_a_one_line_help(capsys):
     assert all(len(line.split()) > 3 for line in lines.values())  # a name and a sentence
 
 
+@pytest.mark.slow
 def test_a_command_runs_through_the_console_script(tmp_path):
     result = run_console_script("export", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "out"))
     assert result.returncode == 2

@@ -1,4 +1,5 @@
-"""Checkpoint conversion: original TinyBERT checkpoints in, plain BERT out, student initialisation from a teacher."""
+"""Checkpoint conversion: original TinyBERT checkpoints in, plain BERT out, student initialisation from a teacher,
+and the one distillation projections file they share with the trainer."""
 
 from __future__ import annotations
 
@@ -39,18 +40,10 @@ from hf_tinybert import (
     TinyBertModel,
 )
 from hf_tinybert.cli import main as cli_main
-from hf_tinybert.modeling.convert import (
-    DISTILL_PROJECTIONS_FILE,
-    as_plain_bert,
-    convert_original_checkpoint,
-    init_student_from_teacher,
-    load_distill_projections,
-    load_original_checkpoint,
-    save_distill_projections,
-    save_student,
-    select_teacher_layers,
-    to_plain_bert,
-)
+from hf_tinybert.distill.projections import PROJECTIONS_FILE, HiddenProjections, load_projections, save_projections
+from hf_tinybert.modeling import select_student_weights, select_teacher_layers
+from hf_tinybert.modeling.convert import as_plain_bert, load_original_checkpoint, to_plain_bert
+from hf_tinybert.stages.students import convert_original_checkpoint, save_sliced_student, save_student
 
 # The official code's BertConfig fields, plus its extra keys (no model_type, no fit_size).
 ORIGINAL_CONFIG_KEYS = (
@@ -121,7 +114,7 @@ def write_original_checkpoint(
             "fit_dense.weight": torch.randn(FIT_SIZE, config.hidden_size, generator=generator),
             "fit_dense.bias": torch.randn(FIT_SIZE, generator=generator),
         }
-    elif projections == "per-layer":
+    elif projections == "per_layer":
         for i in range(config.num_hidden_layers + 1):
             written[f"fit_denses.{i}.weight"] = torch.randn(FIT_SIZE, config.hidden_size, generator=generator)
             written[f"fit_denses.{i}.bias"] = torch.randn(FIT_SIZE, generator=generator)
@@ -179,11 +172,16 @@ def test_task_checkpoint_converts_to_an_identical_sequence_classifier(tmp_path):
     assert "auto_map" in config
     assert not {"cell", "emb_size", "pre_trained", "structure"} & set(config)
 
-    tensors, metadata = load_distill_projections(tmp_path / "student")
-    assert metadata["layout"] == "shared" and metadata["fit_size"] == str(FIT_SIZE)
+    tensors, mode = load_projections(tmp_path / "student")
+    assert mode == "shared" and tensors["shared.weight"].shape == (FIT_SIZE, 24)
     assert set(tensors) == {"shared.weight", "shared.bias"}
     assert torch.equal(tensors["shared.weight"], projections["fit_dense.weight"])
     assert torch.equal(tensors["shared.bias"], projections["fit_dense.bias"])
+    # the trainer's projections load the converted file as they are
+    shared = HiddenProjections(24, FIT_SIZE, num_student_layers=2, mode="shared")
+    assert shared.load(tmp_path / "student")
+    assert torch.equal(shared.shared.weight, projections["fit_dense.weight"])
+    assert torch.equal(shared.shared.bias, projections["fit_dense.bias"])
 
 
 def test_hub_copy_with_per_layer_projections_converts_to_an_identical_encoder(tmp_path):
@@ -191,7 +189,7 @@ def test_hub_copy_with_per_layer_projections_converts_to_an_identical_encoder(tm
     pretraining = _reference(BertForMaskedLM)
     encoder = pretraining.bert
     projections = write_original_checkpoint(
-        tmp_path / "orig", pretraining, projections="per-layer", weights="safetensors", model_type="bert"
+        tmp_path / "orig", pretraining, projections="per_layer", weights="safetensors", model_type="bert"
     )
 
     result = convert_original_checkpoint(tmp_path / "orig", tmp_path / "student")
@@ -205,14 +203,19 @@ def test_hub_copy_with_per_layer_projections_converts_to_an_identical_encoder(tm
     with torch.no_grad():
         assert torch.equal(student(**_inputs()).last_hidden_state, reference(**_inputs()).last_hidden_state)
 
-    tensors, metadata = load_distill_projections(result.projections_file)
-    assert metadata["layout"] == "per-layer"
+    tensors, mode = load_projections(result.projections_file)
+    assert mode == "per_layer"
     assert set(tensors) == {
         f"{name}.{p}" for name in ("embeddings", "layers.0", "layers.1") for p in ("weight", "bias")
     }
     assert torch.equal(tensors["embeddings.weight"], projections["fit_denses.0.weight"])
     assert torch.equal(tensors["layers.0.weight"], projections["fit_denses.1.weight"])
     assert torch.equal(tensors["layers.1.bias"], projections["fit_denses.2.bias"])
+    per_layer = HiddenProjections(24, FIT_SIZE, num_student_layers=2, mode="per_layer")
+    assert per_layer.load(tmp_path / "student")
+    assert torch.equal(per_layer.embeddings.weight, projections["fit_denses.0.weight"])
+    assert torch.equal(per_layer.layers[0].weight, projections["fit_denses.1.weight"])
+    assert torch.equal(per_layer.layers[1].bias, projections["fit_denses.2.bias"])
 
 
 @pytest.mark.parametrize(
@@ -336,7 +339,7 @@ def test_shape_mismatch_names_the_tensor_and_both_shapes(tmp_path):
 def test_unknown_weight_names_are_listed(tmp_path):
     extra = {"adapter.down.weight": torch.zeros(2, 2)}
     write_original_checkpoint(tmp_path / "orig", _reference(BertModel), extra=extra)
-    with pytest.raises(ValueError, match=r"adapter\.down\.weight.*bert\., cls\.predictions\."):
+    with pytest.raises(ValueError, match=r"adapter\.down\.weight.*bert\., .*cls\.predictions\."):
         load_original_checkpoint(tmp_path / "orig")
 
 
@@ -396,7 +399,7 @@ def test_bad_head_and_conflicting_sizes_are_errors(tmp_path):
 
 def test_per_layer_projection_count_must_match_the_layers(tmp_path):
     reference = _reference(BertModel)
-    written = write_original_checkpoint(tmp_path / "orig", reference, projections="per-layer")
+    written = write_original_checkpoint(tmp_path / "orig", reference, projections="per_layer")
     state = torch.load(tmp_path / "orig" / "pytorch_model.bin", weights_only=True)
     del state["fit_denses.2.weight"], state["fit_denses.2.bias"]
     torch.save(state, tmp_path / "orig" / "pytorch_model.bin")
@@ -421,9 +424,9 @@ def test_non_empty_output_folder_needs_overwrite(tmp_path):
 
 def test_output_folder_may_not_contain_the_input(tmp_path):
     write_original_checkpoint(tmp_path / "orig", _reference(BertModel))
-    with pytest.raises(ValueError, match="would contain the input"):
+    with pytest.raises(ValueError, match="contain the input"):
         convert_original_checkpoint(tmp_path / "orig", tmp_path / "orig", overwrite=True)
-    with pytest.raises(ValueError, match="would contain the input"):
+    with pytest.raises(ValueError, match="contain the input"):
         convert_original_checkpoint(tmp_path / "orig", tmp_path, overwrite=True)
     assert (tmp_path / "orig" / "pytorch_model.bin").is_file()
 
@@ -436,28 +439,52 @@ def test_output_folder_may_not_contain_the_input(tmp_path):
 def test_projections_file_round_trips_linear_modules(tmp_path):
     torch.manual_seed(0)
     modules = {"embeddings": torch.nn.Linear(24, 32)} | {f"layers.{i}": torch.nn.Linear(24, 32) for i in range(2)}
-    path = save_distill_projections(modules, tmp_path / DISTILL_PROJECTIONS_FILE, hidden_size=24, num_hidden_layers=2)
-    tensors, metadata = load_distill_projections(path)
-    assert metadata["layout"] == "per-layer"
-    assert (metadata["hidden_size"], metadata["fit_size"], metadata["num_hidden_layers"]) == ("24", "32", "2")
+    path = save_projections(modules, tmp_path / PROJECTIONS_FILE, "per_layer")
+    tensors, mode = load_projections(path)
+    assert mode == "per_layer"
+    assert tensors["layers.1.weight"].shape == (32, 24) and tensors["embeddings.bias"].shape == (32,)
     assert torch.equal(tensors["layers.1.weight"], modules["layers.1"].weight.detach())
     assert torch.equal(tensors["embeddings.bias"], modules["embeddings"].bias.detach())
+    assert save_projections(modules, tmp_path, "per_layer") == path  # a folder gets the conventional file name
 
 
 def test_projections_file_rejects_other_layouts_and_files(tmp_path):
-    with pytest.raises(ValueError, match="neither"):
-        save_distill_projections(
-            {"layers.0": torch.nn.Linear(24, 32)}, tmp_path / "p.safetensors", hidden_size=24, num_hidden_layers=2
+    with pytest.raises(ValueError, match=r"layers\.0 \.\. layers\.M-1; found \['layers\.1'\]"):
+        save_projections({"layers.1": torch.nn.Linear(24, 32)}, tmp_path / "p.safetensors", "per_layer")
+    with pytest.raises(ValueError, match=r"mode 'shared' are named shared; found \['hidden'\]"):
+        save_projections({"hidden": torch.nn.Linear(24, 32)}, tmp_path / "p.safetensors", "shared")
+    with pytest.raises(ValueError, match=r"Unknown projection mode 'per-layer'"):  # the removed old spelling
+        save_projections({"layers.0": torch.nn.Linear(24, 32)}, tmp_path / "p.safetensors", "per-layer")
+    with pytest.raises(ValueError, match=r"one shape; found \[\(\(32, 16\), \(32,\)\), \(\(32, 24\), \(32,\)\)\]"):
+        save_projections(
+            {"embeddings": torch.nn.Linear(24, 32), "hidden": torch.nn.Linear(16, 32)},
+            tmp_path / "p.safetensors",
+            "separate",
         )
-    with pytest.raises(ValueError, match=r"hidden_size=16"):
-        save_distill_projections(
-            {"shared": torch.nn.Linear(24, 32)}, tmp_path / "p.safetensors", hidden_size=16, num_hidden_layers=2
-        )
+    with pytest.raises(ValueError, match="weight and a bias"):
+        save_projections({"shared.weight": torch.zeros(32, 24)}, tmp_path / "p.safetensors", "shared")
+    assert not (tmp_path / "p.safetensors").exists()
     save_file({"x": torch.zeros(1)}, tmp_path / "other.safetensors")
     with pytest.raises(ValueError, match="not a distillation projections file"):
-        load_distill_projections(tmp_path / "other.safetensors")
+        load_projections(tmp_path / "other.safetensors")
+    old_format = {"format": "hf-tinybert-distill-projections", "layout": "per-layer"}
+    save_file(
+        {"shared.weight": torch.zeros(3, 2), "shared.bias": torch.zeros(3)}, tmp_path / "old.safetensors", old_format
+    )
+    with pytest.raises(ValueError, match="not a distillation projections file.*convert the original checkpoint again"):
+        load_projections(tmp_path / "old.safetensors")
     with pytest.raises(FileNotFoundError):
-        load_distill_projections(tmp_path / "missing")
+        load_projections(tmp_path / "missing")
+
+
+def test_projections_of_the_original_checkpoint_must_fit_its_config(tmp_path):
+    reference = _reference(BertModel)
+    write_original_checkpoint(tmp_path / "orig", reference, projections="shared")
+    state = torch.load(tmp_path / "orig" / "pytorch_model.bin", weights_only=True)
+    state["fit_dense.weight"] = torch.zeros(FIT_SIZE, 16)
+    torch.save(state, tmp_path / "orig" / "pytorch_model.bin")
+    with pytest.raises(ValueError, match=r"fit_dense.*\(32, 16\).*hidden_size=24"):
+        load_original_checkpoint(tmp_path / "orig")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -511,16 +538,17 @@ _PLAIN_BERT_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_plain_bert_export_loads_without_the_package_with_identical_logits(tmp_path, tiny_tokenizer_dir, seeded):
     student = TinyBertForSequenceClassification(tiny_student_config(num_labels=3)).eval()
     save_student(student, tmp_path / "student", tokenizer=tiny_tokenizer_dir)
-    (tmp_path / "student" / DISTILL_PROJECTIONS_FILE).write_bytes(b"not copied")
+    (tmp_path / "student" / PROJECTIONS_FILE).write_bytes(b"not copied")
 
     out = to_plain_bert(tmp_path / "student", tmp_path / "bert")
 
     files = set(os.listdir(out))
     assert not any(name.endswith(".py") for name in files)
-    assert DISTILL_PROJECTIONS_FILE not in files
+    assert PROJECTIONS_FILE not in files
     config = json.loads((out / "config.json").read_text())
     assert config["model_type"] == "bert"
     assert config["architectures"] == ["BertForSequenceClassification"]
@@ -602,7 +630,7 @@ def _teacher(bert_cls=BertForSequenceClassification, **overrides):
 
 def test_student_copies_the_chosen_teacher_layers(seeded):
     teacher = _teacher(num_labels=3)
-    student = init_student_from_teacher(teacher, [2, 4])
+    student, projections = select_student_weights(teacher, None, [2, 4])
 
     assert type(student) is TinyBertForSequenceClassification
     assert student.config.num_hidden_layers == 2
@@ -619,6 +647,7 @@ def test_student_copies_the_chosen_teacher_layers(seeded):
         s_state, t_state = s_module.state_dict(), t_module.state_dict()
         assert s_state.keys() == t_state.keys()
         assert all(torch.equal(s_state[k], t_state[k]) for k in s_state)
+    torch.testing.assert_close(projections["hidden.weight"], torch.eye(32))  # the teacher's width: the identity
 
 
 @pytest.mark.parametrize(
@@ -633,14 +662,14 @@ def test_student_copies_the_chosen_teacher_layers(seeded):
 )
 def test_student_with_all_teacher_layers_matches_the_teacher(bert_cls, overrides):
     teacher = _teacher(bert_cls, **overrides)
-    student = init_student_from_teacher(teacher, "first", teacher.config.num_hidden_layers)
+    student, _ = select_student_weights(teacher, None, "first", num_layers=teacher.config.num_hidden_layers)
     assert isinstance(student, TinyBertModel.__mro__[1])  # a TinyBertPreTrainedModel
     _assert_same_outputs(student, teacher)
 
 
 def test_student_head_can_differ_from_the_teachers(seeded):
     teacher = _teacher(BertModel)
-    student = init_student_from_teacher(teacher, "last", 2, head="token-classification")
+    student, _ = select_student_weights(teacher, None, "last", num_layers=2, head="token-classification")
     assert type(student) is TinyBertForTokenClassification
     for s_index, t_index in [(0, 2), (1, 3)]:  # the top two layers of the teacher, in order
         s_state = student.bert.encoder.layer[s_index].state_dict()
@@ -649,22 +678,46 @@ def test_student_head_can_differ_from_the_teachers(seeded):
     assert student.classifier.weight.shape == (2, 32)  # newly initialised
 
 
-def test_student_config_must_share_vocabulary_and_width():
+def test_student_config_must_fit_the_teacher():
     teacher = _teacher()
     with pytest.raises(ValueError, match=r"vocab_size=168.*vocab_size=30522"):
-        init_student_from_teacher(teacher, student_config=tiny_student_config(vocab_size=30522, hidden_size=32))
-    with pytest.raises(ValueError, match=r"hidden_size=32.*hidden_size=24.*general distillation"):
-        init_student_from_teacher(teacher, student_config=tiny_student_config())
+        select_student_weights(teacher, tiny_student_config(vocab_size=30522, hidden_size=32))
+    with pytest.raises(ValueError, match=r"hidden_size=32.*hidden_size=48.*wider.*general distillation"):
+        select_student_weights(teacher, tiny_student_config(hidden_size=48))
+    with pytest.raises(ValueError, match=r"num_attention_heads=4 vs num_attention_heads=3"):
+        select_student_weights(teacher, tiny_student_config(num_attention_heads=3))
+    with pytest.raises(ValueError, match=r"num_layers=3 but the student has 2 layers"):
+        select_student_weights(teacher, tiny_student_config(), num_layers=3)
     config = tiny_student_config(hidden_size=32, intermediate_size=64, hidden_dropout_prob=0.3, num_hidden_layers=2)
-    student = init_student_from_teacher(teacher, student_config=config)
+    student, _ = select_student_weights(teacher, config)
     assert student.config.hidden_dropout_prob == 0.3
     assert student.config.num_hidden_layers == 2
+    assert config.fit_size == 32 and student.config is not config  # the caller's config is left alone
+
+
+def test_a_narrower_student_config_is_sliced_and_keeps_the_teachers_head_class(seeded):
+    """One initialiser: a narrower config is not an error but weight selection; the head follows the teacher."""
+    teacher = _teacher(num_labels=3)
+    student, projections = select_student_weights(teacher, tiny_student_config(num_labels=3), "uniform")
+    assert type(student) is TinyBertForSequenceClassification and student.config.num_labels == 3
+    assert student.config.hidden_size == 24 and student.config.fit_size == 32
+    torch.testing.assert_close(
+        student.bert.encoder.layer[1].output.LayerNorm.weight,
+        teacher.bert.encoder.layer[3].output.LayerNorm.weight[:24],
+    )
+    torch.testing.assert_close(student.bert.pooler.dense.weight, teacher.bert.pooler.dense.weight[:24, :24])
+    assert student.classifier.weight.shape == (3, 24)  # another width: newly initialised
+    assert projections["embeddings.weight"].shape == (32, 24)
 
 
 def test_non_bert_teacher_is_refused():
     teacher = DistilBertModel(DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=32))
     with pytest.raises(ValueError, match="Expected a BERT-family model.*DistilBertModel"):
-        init_student_from_teacher(teacher, "first", 1)
+        select_student_weights(teacher, None, "first", num_layers=1)
+    with pytest.raises(ValueError, match=r"'uniform' needs num_layers"):
+        select_student_weights(_teacher(), None)
+    with pytest.raises(ValueError, match=r"Unknown head 'classify'"):
+        select_student_weights(_teacher(), None, [1], head="classify")
 
 
 def test_student_from_a_teacher_folder_is_saved_with_the_tokenizer(tmp_path, tiny_tokenizer_dir):
@@ -672,7 +725,7 @@ def test_student_from_a_teacher_folder_is_saved_with_the_tokenizer(tmp_path, tin
     teacher.save_pretrained(tmp_path / "teacher")
     BertTokenizerFast.from_pretrained(tiny_tokenizer_dir).save_pretrained(tmp_path / "teacher")
 
-    student = init_student_from_teacher(tmp_path / "teacher", "uniform", 2)
+    student, _ = select_student_weights(tmp_path / "teacher", None, "uniform", num_layers=2)
     save_student(student, tmp_path / "student", tokenizer=tmp_path / "teacher")
 
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "student")
@@ -690,6 +743,25 @@ def test_save_student_refuses_a_larger_tokenizer_vocabulary(tmp_path, tiny_token
     with pytest.raises(ValueError, match=rf"{size} tokens.*vocab_size is 100"):
         save_student(student, tmp_path / "student", tokenizer=tiny_tokenizer_dir)
     assert not (tmp_path / "student").exists()
+
+
+def test_save_sliced_student_writes_the_projections_only_for_a_narrower_student(tmp_path, tiny_tokenizer_dir):
+    teacher = _teacher(BertModel)
+    teacher.save_pretrained(tmp_path / "teacher")
+    BertTokenizerFast.from_pretrained(tiny_tokenizer_dir).save_pretrained(tmp_path / "teacher")
+
+    full = save_sliced_student(tmp_path / "teacher", tmp_path / "full", None, [1, 4])
+    assert not (full / PROJECTIONS_FILE).exists()  # the identity: the trainer uses it anyway
+    loaded = AutoModel.from_pretrained(full)
+    assert type(loaded) is TinyBertModel and loaded.config.num_hidden_layers == 2
+    assert torch.equal(loaded.encoder.layer[1].output.dense.weight, teacher.encoder.layer[3].output.dense.weight)
+
+    narrow = save_sliced_student(tmp_path / "teacher", tmp_path / "narrow", tiny_student_config())
+    assert load_projections(narrow)[1] == "separate"
+    assert HiddenProjections(24, 32, num_student_layers=2).load(narrow)
+    assert (narrow / "tokenizer.json").is_file()
+    with pytest.raises(FileExistsError, match="--overwrite_output_dir"):
+        save_sliced_student(tmp_path / "teacher", narrow, tiny_student_config())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -768,3 +840,16 @@ def test_cli_slices_a_student_out_of_the_pretrained_teacher(tmp_path, capsys):
     assert cli_main(["convert", "slice-teacher", teacher_dir, "--output_dir", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert cli_main(["convert", "slice-teacher", teacher_dir, "--output_dir", str(out), "--overwrite"]) == 0
+    # slice-teacher is from-teacher with the 4L-312 preset as default
+    args = [
+        "convert",
+        "from-teacher",
+        teacher_dir,
+        "--output_dir",
+        str(tmp_path / "same"),
+        "--preset",
+        "tinybert-4l-312d",
+    ]
+    assert cli_main(args) == 0
+    same = AutoModel.from_pretrained(tmp_path / "same")
+    assert all(torch.equal(v, same.state_dict()[k]) for k, v in student.state_dict().items())

@@ -16,7 +16,7 @@ from transformers import AutoModelForSequenceClassification, BertForSequenceClas
 
 from hf_tinybert import DistillationTrainer
 from hf_tinybert.distill import losses as L
-from hf_tinybert.modeling.convert import convert_original_checkpoint
+from hf_tinybert.stages.students import convert_original_checkpoint
 
 # ---- QA prediction loss at every temperature ----
 
@@ -48,6 +48,7 @@ def test_span_loss_is_finite_and_correct_for_every_temperature(temperature):
 
 
 @pytest.mark.parametrize("teacher_dtype", ["auto", "bfloat16", "float16"])
+@pytest.mark.slow
 def test_bf16_training_gives_finite_float32_losses_and_float32_weights(tmp_path, teacher_dtype):
     student, teacher = models()
     args = make_args(tmp_path, stage="joint", bf16=True, teacher_dtype=teacher_dtype, max_steps=3)

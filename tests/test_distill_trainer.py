@@ -187,6 +187,7 @@ def test_capture_leaves_nothing_behind():
 # ---- training ----
 
 
+@pytest.mark.slow
 def test_short_distillation_lowers_every_loss_component(tmp_path):
     student, teacher = models()
     dataset = make_dataset(64)
@@ -204,6 +205,7 @@ def test_short_distillation_lowers_every_loss_component(tmp_path):
     assert student.config._attn_implementation == "sdpa"
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_invariance(tmp_path):
     results = []
     for bs, ga in [(8, 1), (4, 2)]:
@@ -228,6 +230,7 @@ def test_gradient_accumulation_invariance(tmp_path):
     assert torch.allclose(params_a, params_b, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_continues_exactly(tmp_path):
     def run(output_dir, max_steps, resume=None):
         student, teacher = models()
@@ -438,7 +441,11 @@ def test_head_count_mismatch(tmp_path):
     with pytest.raises(ValueError, match="student has 2 heads and the teacher 4"):
         DistillationTrainer(student, make_args(tmp_path), teacher_model=teacher)
     trainer = DistillationTrainer(student, make_args(tmp_path, attention_head_average=True), teacher_model=teacher)
-    assert trainer.compute_loss(student, batch_of(make_dataset(4))).isfinite()
+    loss = trainer.compute_loss(student, batch_of(make_dataset(4)))
+    assert loss.isfinite() and loss > 0
+    loss.backward()  # the head-averaged attention loss reaches the student's attention weights
+    query = student.bert.encoder.layer[0].attention.self.query.weight.grad
+    assert query is not None and query.abs().sum() > 0
 
 
 def test_logit_stage_needs_task_heads_and_matching_labels(tmp_path):
@@ -492,3 +499,110 @@ def test_evaluation_reports_components_for_label_free_stage(tmp_path):
         logged["eval_loss_emb"] + logged["eval_loss_att"] + logged["eval_loss_hidden"], rel=1e-4
     )
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+# ---- the student's fit_size, the card hooks, the documented overrides ----
+
+
+def test_fit_size_of_another_teacher_width_is_reported_and_recorded(tmp_path):
+    from transformers.testing_utils import CaptureLogger
+
+    from hf_tinybert.distill import trainer as trainer_module
+
+    student, teacher = models(fit_size=768)  # made for a BERT-base teacher; this teacher's hidden size is 32
+    with CaptureLogger(trainer_module.logger) as captured:
+        trainer = DistillationTrainer(student, make_args(tmp_path), teacher_model=teacher)
+    assert "fit_size=768" in captured.out and "hidden size is 32" in captured.out
+    assert student.config.fit_size == 32 == trainer.projections.teacher_size
+    student, teacher = models()  # fit_size 32: nothing to say
+    with CaptureLogger(trainer_module.logger) as captured:
+        DistillationTrainer(student, make_args(tmp_path), teacher_model=teacher)
+    assert "fit_size" not in captured.out
+
+
+def test_card_and_push_go_through_the_card_hooks(tmp_path, monkeypatch):
+    from transformers import Trainer
+
+    from hf_tinybert.distill import StudentCardHooks
+    from hf_tinybert.hub import ModelCardCallback
+
+    student, teacher = models()
+    trainer = DistillationTrainer(student, make_args(tmp_path), teacher_model=teacher)
+    # without one in `callbacks`, the hub's callback that `import hf_tinybert` wires in
+    assert isinstance(trainer.model_card_callback, ModelCardCallback)
+    assert trainer.model_card_callback in trainer.callback_handler.callbacks
+
+    class Recording(StudentCardHooks):
+        def __init__(self):
+            self.calls = []
+
+        def write_card(self, trainer, output_dir, **kwargs):
+            self.calls.append(("write_card", output_dir, kwargs))
+
+        def push(self, trainer, repo_id, **kwargs):
+            self.calls.append(("push", repo_id, kwargs))
+            return "pushed"
+
+    hooks = Recording()
+    trainer = DistillationTrainer(
+        student, make_args(tmp_path, hub_model_id="me/student"), teacher_model=teacher, callbacks=[hooks]
+    )
+    assert trainer.model_card_callback is hooks
+    assert not any(isinstance(c, ModelCardCallback) for c in trainer.callback_handler.callbacks)
+    trainer.create_model_card(model_name="tiny")
+    assert trainer.push_to_hub(token="secret", dataset="glue", include_onnx=True) == "pushed"
+    out = str(tmp_path / "out")
+    assert hooks.calls == [
+        ("write_card", out, {"model_name": "tiny"}),
+        ("write_card", out, {"dataset": "glue"}),
+        (
+            "push",
+            "me/student",
+            {
+                "token": "secret",
+                "private": False,
+                "commit_message": "End of training",
+                "revision": None,
+                "include_onnx": True,
+            },
+        ),
+    ]
+    assert (tmp_path / "out" / "model.safetensors").is_file()  # the student was saved before the push
+
+    # no hooks at all: Trainer's own card
+    monkeypatch.setattr(DistillationTrainer, "default_card_hooks", None)
+    called = []
+    monkeypatch.setattr(Trainer, "create_model_card", lambda self, **kwargs: called.append(kwargs))
+    trainer = DistillationTrainer(student, make_args(tmp_path), teacher_model=teacher)
+    assert trainer.model_card_callback is None
+    trainer.create_model_card(language="en")
+    assert called == [{"language": "en"}]
+
+
+def _documented_overrides(docstring: str) -> set[str]:
+    """The names in the bullets of the module docstring's "Overrides of `Trainer`" list."""
+    import re
+
+    section = docstring.split("Overrides of `Trainer`", 1)[1].split("\n\n", 2)[1]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("- "):
+            names.update(re.findall(r"`(\w+)`", line.split(":", 1)[0]))
+    return names
+
+
+def test_module_docstring_lists_exactly_the_trainer_overrides():
+    from transformers import Trainer
+
+    from hf_tinybert.distill import trainer as trainer_module
+
+    own = [cls for cls in DistillationTrainer.__mro__ if not issubclass(Trainer, cls)]  # ours and our mixins
+    overridden = {
+        name
+        for cls in own
+        for name in vars(cls)
+        if hasattr(Trainer, name) and not (name.startswith("__") and name.endswith("__"))
+    }
+    assert _documented_overrides(trainer_module.__doc__) == overridden
+    # the mixins hold helpers only: every override is in trainer.py, next to the others
+    assert all(name in vars(DistillationTrainer) for name in overridden)

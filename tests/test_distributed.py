@@ -19,7 +19,9 @@ import yaml
 from safetensors.torch import load_file
 
 from hf_tinybert.distill import PROJECTIONS_FILE
-from hf_tinybert.distill.trainer import ATTACHED_PROJECTIONS, _clip_by_total_norm
+from hf_tinybert.distill.distributed import ATTACHED_PROJECTIONS, clip_by_total_norm
+
+pytestmark = pytest.mark.slow  # every test here starts processes (torchrun, accelerate launch)
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -298,7 +300,7 @@ def test_clipping_from_a_given_norm_matches_clipping_the_union():
         for p, g in zip(student + extra, grads):
             p.grad = g.clone()
         student_norm = torch.nn.utils.get_total_norm([p.grad for p in student])
-        total = _clip_by_total_norm(student, extra, student_norm, max_norm)
+        total = clip_by_total_norm(student, extra, student_norm, max_norm)
         ours = [p.grad.clone() for p in student + extra]
         for p, g in zip(student + extra, grads):
             p.grad = g.clone()

@@ -12,6 +12,7 @@ import torch
 from conftest import tiny_student_config, tiny_teacher_config
 from transformers import (
     AutoConfig,
+    AutoModelForSequenceClassification,
     AutoTokenizer,
     BertForMaskedLM,
     BertForQuestionAnswering,
@@ -21,8 +22,9 @@ from transformers import (
 
 from hf_tinybert import TinyBertForSequenceClassification, TinyBertModel
 from hf_tinybert.cli import export as export_cli
-from hf_tinybert.export import EvalSet, export_onnx, load_eval_set, onnx_session, task_for_architecture
-from hf_tinybert.export.onnx import CHECK_FILE, FP32_TOLERANCE, onnx_feed
+from hf_tinybert.export import EvalSet, export_onnx, load_eval_set, onnx_head, onnx_session
+from hf_tinybert.export.onnx import CHECK_FILE, FP32_TOLERANCE, ONNX_TASKS, onnx_feed
+from hf_tinybert.modeling.heads import HEADS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("HF_TINYBERT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
@@ -190,7 +192,13 @@ def test_glue_tsv_eval_set(seq_cls_dir, tmp_path):
     assert examples.texts[0] == "the movie was good" and examples.labels == LABELS and examples.text_pairs is None
     result = export_onnx(seq_cls_dir, tmp_path / "onnx", quantize=True, eval_set=tsv, max_eval_examples=10)
     assert result.check["inputs"] == f"10 examples of {tsv}"
-    assert 0.0 <= result.check["pytorch"]["accuracy"] <= 1.0
+    # the check's PyTorch accuracy is the model's own on those 10 examples
+    model = AutoModelForSequenceClassification.from_pretrained(seq_cls_dir).eval()
+    batch = AutoTokenizer.from_pretrained(seq_cls_dir)(TEXTS[:10], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        predicted = model(**batch).logits.argmax(-1).tolist()
+    expected = sum(p == y for p, y in zip(predicted, LABELS[:10])) / 10
+    assert result.check["pytorch"]["accuracy"] == pytest.approx(expected)
 
 
 def test_pair_tsv_with_label_names(tmp_path):
@@ -283,18 +291,26 @@ def test_unsupported_architecture_and_model_type(tmp_path, tiny_tokenizer_dir):
         export_onnx(mlm, tmp_path / "out3", task="ner")
     with pytest.raises(ValueError, match="Unknown exporter"):
         export_onnx(mlm, tmp_path / "out3", exporter="tf2onnx")
+    # optimum's exporter (optimum-onnx 0.1) needs transformers < 4.58: refused, saying why
+    with pytest.raises(
+        ValueError, match=r"exporter='optimum' is not available.*transformers < 4\.58.*exporter='torch'"
+    ):
+        export_onnx(mlm, tmp_path / "out3", exporter="optimum")
     with pytest.raises(ValueError, match="text-classification exports only"):
         export_onnx(mlm, tmp_path / "out3", task="feature-extraction", eval_set=(["a"], [0]))
     assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
 
 
-def test_task_for_architecture():
-    assert task_for_architecture("TinyBertForSequenceClassification") == "text-classification"
-    assert task_for_architecture("BertForQuestionAnswering") == "question-answering"
-    assert task_for_architecture("BertModel") == "feature-extraction"
-    assert task_for_architecture(None) == "feature-extraction"
-    with pytest.raises(ValueError, match="BertForTokenClassification"):
-        task_for_architecture("BertForTokenClassification")
+def test_onnx_task_of_an_architecture_comes_from_the_head_table():
+    assert onnx_head("TinyBertForSequenceClassification").pipeline_tag == "text-classification"
+    assert onnx_head("BertForQuestionAnswering").pipeline_tag == "question-answering"
+    assert onnx_head("BertModel").pipeline_tag == "feature-extraction"
+    assert onnx_head(None).pipeline_tag == "feature-extraction"
+    assert onnx_head("TinyBertForSequenceClassification") is HEADS["sequence-classification"]
+    assert ONNX_TASKS == ("text-classification", "question-answering", "feature-extraction")
+    for architecture in ("BertForTokenClassification", "BertForMaskedLM", "BertForMultipleChoice"):
+        with pytest.raises(ValueError, match=f"{architecture}.*not supported for ONNX export"):
+            onnx_head(architecture)
 
 
 # ----------------------------------------------------------------------------------- CLI

@@ -290,7 +290,12 @@ def test_distillation_trainer_push_to_hub_uploads_student_and_card(tmp_path, tin
     )
     trainer.train()
     trainer.evaluate()
-    trainer.model_card_callback.facts.eval_dataset = {"id": "local/tiny", "name": "tiny", "config": "default", "split": "dev"}
+    trainer.model_card_callback.facts.eval_dataset = {
+        "id": "local/tiny",
+        "name": "tiny",
+        "config": "default",
+        "split": "dev",
+    }
     result = trainer.push_to_hub(token=TOKEN, endpoint=hub.url)
     files = hub.files("me/pushed")
     assert result.repo_id == "me/pushed"

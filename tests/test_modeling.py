@@ -265,6 +265,7 @@ def _run_without_package(script: str, args: list[str], tmp_path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_saved_students_load_with_trust_remote_code_in_a_process_without_the_package(tmp_path, seeded):
     """Every head, and AutoModel from a classifier's folder, in a fresh process that cannot import hf_tinybert."""
     models, jobs = {}, {}
@@ -308,3 +309,47 @@ def test_preset_takes_the_teachers_vocabulary_and_fit_size():
     assert (config.vocab_size, config.max_position_embeddings, config.pad_token_id) == (1234, 256, 3)
     assert (config.fit_size, config.hidden_size, config.num_labels) == (384, 312, 5)
     assert TinyBertConfig.from_preset("tinybert-4l-312d", teacher, fit_size=768).fit_size == 768
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layering
+# ---------------------------------------------------------------------------------------------------------------
+
+UPPER_LAYERS = ("distill", "hub", "export", "stages", "demo", "cli")
+
+
+def _imported_modules(source: str) -> set[str]:
+    """Every module a file of `hf_tinybert.modeling` imports, anywhere in it (inside functions too), by full name."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = {0: "", 1: "hf_tinybert.modeling", 2: "hf_tinybert"}.get(node.level, "<beyond hf_tinybert>")
+            module = ".".join(part for part in (base, node.module or "") if part)
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}  # `from .. import distill`
+    return found
+
+
+def test_modeling_is_the_bottom_layer():
+    """modeling/ imports nothing of the layers above it, not even lazily inside a function."""
+    from pathlib import Path
+
+    import hf_tinybert.modeling
+
+    lazy = _imported_modules("def f():\n    from ..distill.projections import save_projections\n")
+    assert "hf_tinybert.distill.projections" in lazy  # the walk sees imports inside functions
+    files = sorted(Path(hf_tinybert.modeling.__file__).parent.glob("*.py"))
+    assert {"convert.py", "weight_selection.py", "heads.py", "__init__.py"} <= {f.name for f in files}
+    upper = [f"hf_tinybert.{layer}" for layer in UPPER_LAYERS] + ["<beyond hf_tinybert>"]
+    offending = {
+        f.name: sorted(
+            m
+            for m in _imported_modules(f.read_text(encoding="utf-8"))
+            if any(m == u or m.startswith(f"{u}.") for u in upper)
+        )
+        for f in files
+    }
+    assert not {name: modules for name, modules in offending.items() if modules}

@@ -242,7 +242,7 @@ def test_every_training_command_runs_in_bf16_and_records_it(tmp_path, teacher_ba
 
 
 def test_the_commands_default_to_auto(tmp_path, glue_dir):  # noqa: F811
-    from hf_tinybert.cli.stage_arguments import parse_stage_arguments
+    from hf_tinybert.cli.arguments import parse_arguments as parse_stage_arguments
     from hf_tinybert.stages import FinetuneArguments, TaskDataArguments
 
     _, _, training = parse_stage_arguments(

@@ -1,29 +1,13 @@
-"""Registers the TinyBERT classes with transformers' Auto classes (done once, on import)."""
+"""Registers the TinyBERT classes with transformers' Auto classes (done once, on import), one per head of the head
+table (`modeling/heads.py`)."""
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-)
+from transformers import AutoConfig
 
-from .modeling import (
-    TinyBertConfig,
-    TinyBertForMaskedLM,
-    TinyBertForQuestionAnswering,
-    TinyBertForSequenceClassification,
-    TinyBertForTokenClassification,
-    TinyBertModel,
-)
+from .modeling import HEADS, TinyBertConfig
 
 
 def register_auto_classes() -> None:
     """Make `AutoConfig`/`AutoModel*` resolve `model_type="tinybert"` to our classes. Idempotent."""
     AutoConfig.register("tinybert", TinyBertConfig, exist_ok=True)
-    AutoModel.register(TinyBertConfig, TinyBertModel, exist_ok=True)
-    AutoModelForSequenceClassification.register(TinyBertConfig, TinyBertForSequenceClassification, exist_ok=True)
-    AutoModelForQuestionAnswering.register(TinyBertConfig, TinyBertForQuestionAnswering, exist_ok=True)
-    AutoModelForTokenClassification.register(TinyBertConfig, TinyBertForTokenClassification, exist_ok=True)
-    AutoModelForMaskedLM.register(TinyBertConfig, TinyBertForMaskedLM, exist_ok=True)
+    for head in HEADS.values():
+        head.auto_class.register(TinyBertConfig, head.tinybert_class, exist_ok=True)

@@ -1,39 +1,46 @@
 """Convert checkpoints: original TinyBERT in, plain BERT out, or a student initialised from a teacher.
 
-Four conversions, one sub-command each:
+Three conversions, one sub-command each:
 
   hf-tinybert convert from-original CHECKPOINT_DIR --output_dir OUT [--head HEAD] [--num_labels N]
       an official TinyBERT checkpoint (or Hub copy) -> a TinyBERT student folder, with the tokenizer and
       distill_projections.safetensors (its fit_dense projections) beside it
   hf-tinybert convert to-bert STUDENT_DIR --output_dir OUT
       a TinyBERT student -> a plain `bert` model that loads without custom code
-  hf-tinybert convert from-teacher TEACHER_DIR --output_dir OUT --layers uniform|first|last|2,4,6 [--num_layers M]
-      a BERT teacher -> a student of the same width made of a subset of its layers (numbered 1..N), with the
-      teacher's tokenizer (or --tokenizer DIR)
-  hf-tinybert convert slice-teacher TEACHER --output_dir OUT [--preset tinybert-4l-312d] [--layers uniform]
-      a pre-trained teacher -> a narrower student cut out of it (weight selection), with its tokenizer and
-      distillation projections: a starting point for general distillation that learns in minutes on a CPU
+  hf-tinybert convert from-teacher TEACHER --output_dir OUT [--preset P] [--layers uniform|first|last|2,4,6]
+                                   [--num_layers M] [--head HEAD] [--tokenizer DIR]
+      a BERT teacher -> a student made of a subset of its layers (numbered 1..N), of the teacher's width or,
+      with --preset, narrower (weight selection: its first hidden units, head dimensions and feed-forward
+      units), with the teacher's tokenizer and, when narrower, the projections to the teacher's width: a
+      starting point for distillation that learns in minutes on a CPU.
+      `slice-teacher` is the same command with --preset tinybert-4l-312d as default.
 
-Each refuses a non-empty --output_dir unless --overwrite is given.
+Each refuses a non-empty --output_dir unless --overwrite_output_dir (or --overwrite) is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hf_tinybert.modeling.configuration_tinybert import TINYBERT_PRESETS
-from hf_tinybert.modeling.convert import HEADS, LAYER_STRATEGIES
+from hf_tinybert.modeling.heads import HEADS
+from hf_tinybert.modeling.layer_map import LAYER_MAP_PRESETS
+
+from . import command
+
+SLICE_ALIAS = "slice-teacher"  # the former weight-selection command: narrower by default
+SLICE_DEFAULT_PRESET = "tinybert-4l-312d"
 
 
 def _layers(value: str) -> str | list[int]:
-    if value in LAYER_STRATEGIES:
+    if value in LAYER_MAP_PRESETS:
         return value
     try:
         return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is neither one of {', '.join(LAYER_STRATEGIES)} nor comma-separated teacher layers (1..N) like 2,4,6"
+            f"{value!r} is neither one of {', '.join(LAYER_MAP_PRESETS)} nor comma-separated teacher layers (1..N) "
+            "like 2,4,6"
         ) from None
 
 
@@ -45,21 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `hf-tinybert convert <conversion> --help` for its options.",
     )
-    sub = parser.add_subparsers(
-        dest="conversion", metavar="{from-original,to-bert,from-teacher,slice-teacher}", required=True
-    )
+    sub = parser.add_subparsers(dest="conversion", metavar="{from-original,to-bert,from-teacher}", required=True)
 
     original = sub.add_parser(
         "from-original",
         help="an original TinyBERT checkpoint (official code or Hub copy) -> a TinyBERT student folder",
         description="Convert an original TinyBERT checkpoint (config.json, pytorch_model.bin or model.safetensors, "
         "vocab.txt) into a TinyBERT student folder. Its fit_dense/fit_denses projections are saved beside the "
-        "student as distill_projections.safetensors.",
+        "student as distill_projections.safetensors (mode shared / per_layer).",
     )
     original.add_argument("checkpoint_dir", help="folder of the original checkpoint")
     original.add_argument(
         "--head",
-        choices=HEADS,
+        choices=list(HEADS),
         default=None,
         help="the student's head (default: inferred from the weight names; a general checkpoint gives 'base')",
     )
@@ -81,12 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     teacher = sub.add_parser(
         "from-teacher",
-        help="a BERT teacher -> a same-width student built from a subset of its layers",
-        description="Initialise a student from a subset of a teacher's layers (DistilBERT-style; needs the same "
-        "hidden size: for a narrower student use general distillation). The teacher's embeddings, pooler and "
-        "head are copied and its tokenizer is saved with the student.",
+        aliases=[SLICE_ALIAS],
+        help="a BERT teacher -> a student made of a subset of its layers, of its width or narrower",
+        description="Initialise a student from a teacher: student layer m starts as teacher layer g(m) of "
+        "--layers. Without --preset it has the teacher's width (DistilBERT-style) and the teacher's embeddings, "
+        "pooler and head are copied. With --preset it is narrower: every weight keeps the teacher's first hidden "
+        "units, the first dimensions of each head and the first feed-forward units (weight selection, Xu et al., "
+        "2024), and the projections to the teacher's width are saved beside it, so `general-distill "
+        "--student_model OUT` starts from here. Needs the teacher's head count and vocabulary. The teacher's "
+        f"tokenizer is saved with the student. `{SLICE_ALIAS}` is this command with --preset "
+        f"{SLICE_DEFAULT_PRESET} as default.",
     )
-    teacher.add_argument("teacher_dir", help="folder of the teacher (a BERT or TinyBERT model)")
+    teacher.add_argument("teacher", help="folder (or Hub id) of the teacher (a BERT or TinyBERT model)")
+    teacher.add_argument(
+        "--preset",
+        choices=sorted(TINYBERT_PRESETS),
+        default=None,
+        help=f"a narrower student shape (default: the teacher's width; {SLICE_DEFAULT_PRESET} for {SLICE_ALIAS})",
+    )
     teacher.add_argument(
         "--layers",
         type=_layers,
@@ -94,84 +111,69 @@ def build_parser() -> argparse.ArgumentParser:
         help="'uniform' (TinyBERT's mapping: the top layer of each block), 'first', 'last', or teacher layers "
         "numbered 1..N such as 2,4,6 (default: uniform)",
     )
-    teacher.add_argument("--num_layers", type=int, default=None, help="student layers (needed with a layer strategy)")
-    teacher.add_argument("--head", choices=HEADS, default=None, help="the student's head (default: the teacher's)")
     teacher.add_argument(
-        "--tokenizer", default=None, help="folder of the tokenizer to save with the student (default: teacher_dir)"
+        "--num_layers", type=int, default=None, help="student layers (needed with a layer strategy and no --preset)"
+    )
+    teacher.add_argument(
+        "--head", choices=list(HEADS), default=None, help="the student's head (default: the teacher's)"
+    )
+    teacher.add_argument(
+        "--tokenizer", default=None, help="folder of the tokenizer to save with the student (default: the teacher)"
     )
 
-    sliced = sub.add_parser(
-        "slice-teacher",
-        help="a pre-trained teacher -> a narrower student cut out of its weights (weight selection)",
-        description="Cut a student of a preset's shape out of a pre-trained teacher: uniformly chosen layers, the "
-        "first hidden units, the first dimensions of each head, the first feed-forward units (Xu et al., 2024). "
-        "Needs the teacher's head count, vocabulary and at least the student's width and depth. The projections "
-        "to the teacher's width are saved beside it, so `general-distill --student_model OUT` starts from here.",
-    )
-    sliced.add_argument("teacher", help="folder or Hub id of the pre-trained teacher")
-    sliced.add_argument("--preset", choices=sorted(TINYBERT_PRESETS), default="tinybert-4l-312d", help="student shape")
-    sliced.add_argument(
-        "--layers", choices=LAYER_STRATEGIES, default="uniform", help="which teacher layers (default: uniform)"
-    )
-
-    for command in (original, to_bert, teacher, sliced):
-        command.add_argument("--output_dir", required=True, help="folder to write the result to")
-        command.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty output_dir")
+    for conversion in (original, to_bert, teacher):
+        conversion.add_argument("--output_dir", required=True, help="folder to write the result to")
+        conversion.add_argument(
+            "--overwrite_output_dir",
+            "--overwrite",
+            dest="overwrite_output_dir",
+            action="store_true",
+            help="replace the contents of a non-empty output_dir",
+        )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+@command("convert")
+def main(argv: list[str]) -> int:
     """Run `hf-tinybert convert`; returns the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, or a usage error already printed by argparse
-        return int(exit_.code or 0)
+    args = build_parser().parse_args(argv)
+    from hf_tinybert.modeling.convert import to_plain_bert
+    from hf_tinybert.stages.students import convert_original_checkpoint, save_sliced_student
 
-    from hf_tinybert.modeling import convert
-
-    try:
-        if args.conversion == "from-original":
-            result = convert.convert_original_checkpoint(
-                args.checkpoint_dir,
-                args.output_dir,
-                head=args.head,
-                num_labels=args.num_labels,
-                fit_size=args.fit_size,
-                do_lower_case=args.do_lower_case,
-                overwrite=args.overwrite,
-            )
-            print(f"Saved a {result.model_class} (fit_size {result.fit_size}) to {result.output_dir}")
-            if result.projections_file is not None:
-                print(f"Distillation projections: {result.projections_file}")
-            if not result.tokenizer_saved:
-                print("Warning: the checkpoint has no vocab.txt, so no tokenizer was saved.")
-            if result.initialized_keys:
-                print(f"Newly initialised (not in the checkpoint): {', '.join(result.initialized_keys)}")
-            if result.dropped_keys:
-                print(f"Not part of the student: {', '.join(result.dropped_keys)}")
-        elif args.conversion == "to-bert":
-            out = convert.to_plain_bert(args.student_dir, args.output_dir, overwrite=args.overwrite)
-            print(f"Saved a plain BERT model to {out}")
-        elif args.conversion == "slice-teacher":
-            from hf_tinybert.modeling import save_sliced_student
-
-            out = save_sliced_student(args.teacher, args.output_dir, args.preset, args.layers, overwrite=args.overwrite)
-            print(f"Saved a {args.preset} student sliced from {args.teacher} to {out}")
-        else:
-            student = convert.init_student_from_teacher(args.teacher_dir, args.layers, args.num_layers, head=args.head)
-            out = convert.save_student(
-                student, args.output_dir, tokenizer=args.tokenizer or args.teacher_dir, overwrite=args.overwrite
-            )
-            print(
-                f"Saved a {student.config.num_hidden_layers}-layer {type(student).__name__} initialised from "
-                f"{args.teacher_dir} to {out}"
-            )
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"hf-tinybert convert: error: {err}", file=sys.stderr)
-        return 2
+    if args.conversion == "from-original":
+        result = convert_original_checkpoint(
+            args.checkpoint_dir,
+            args.output_dir,
+            head=args.head,
+            num_labels=args.num_labels,
+            fit_size=args.fit_size,
+            do_lower_case=args.do_lower_case,
+            overwrite=args.overwrite_output_dir,
+        )
+        print(f"Saved a {result.model_class} (fit_size {result.fit_size}) to {result.output_dir}")
+        if result.projections_file is not None:
+            print(f"Distillation projections: {result.projections_file}")
+        if not result.tokenizer_saved:
+            print("Warning: the checkpoint has no vocab.txt, so no tokenizer was saved.")
+        if result.initialized_keys:
+            print(f"Newly initialised (not in the checkpoint): {', '.join(result.initialized_keys)}")
+        if result.dropped_keys:
+            print(f"Not part of the student: {', '.join(result.dropped_keys)}")
+    elif args.conversion == "to-bert":
+        out = to_plain_bert(args.student_dir, args.output_dir, overwrite=args.overwrite_output_dir)
+        print(f"Saved a plain BERT model to {out}")
+    else:
+        preset = args.preset or (SLICE_DEFAULT_PRESET if args.conversion == SLICE_ALIAS else None)
+        out = save_sliced_student(
+            args.teacher,
+            args.output_dir,
+            preset,
+            args.layers,
+            num_layers=args.num_layers,
+            head=args.head,
+            tokenizer=args.tokenizer,
+            overwrite=args.overwrite_output_dir,
+        )
+        shape = f"{preset} student" if preset else "student of the teacher's width"
+        print(f"Saved a {shape} initialised from teacher layers {args.layers} of {args.teacher} to {out}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from ..utils import check_output_dir
+
 logger = logging.get_logger(__name__)
 
 #: File suffixes `load_table` and `save_table` know; any other path is a `save_to_disk` folder.
@@ -90,20 +92,11 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         `path` as a `Path`.
 
     Raises:
-        ValueError: if the output exists (a file, or a non-empty folder) and `overwrite` is false, or a file
-            output names an existing folder.
+        OutputExistsError: (a `ValueError` and a `FileExistsError`) if the output exists (a file, or a non-empty
+            folder) and `overwrite` is false, or a file output names an existing folder, or a folder output an
+            existing file.
     """
-    path = Path(path)
-    is_file_output = path.suffix.lower() in TABLE_FILE_SUFFIXES
-    if is_file_output and path.is_dir():
-        raise ValueError(f"output file {str(path)!r} is an existing folder")
-    if path.is_file() and not is_file_output:
-        raise ValueError(
-            f"output {str(path)!r} is an existing file; name a {'/'.join(TABLE_FILE_SUFFIXES)} file or a folder"
-        )
-    if not overwrite and ((path.is_file()) or (path.is_dir() and any(path.iterdir()))):
-        raise ValueError(f"output {str(path)!r} already exists and is not empty; pass overwrite=True to replace it")
-    return path
+    return check_output_dir(path, overwrite, file=Path(path).suffix.lower() in TABLE_FILE_SUFFIXES)
 
 
 def _tsv_field(value) -> str:

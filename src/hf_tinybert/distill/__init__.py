@@ -1,8 +1,9 @@
-"""TinyBERT distillation: arguments, layer mapping, activation capture, losses and the trainer."""
+"""TinyBERT distillation: arguments, layer mapping, activation capture, losses, the trainer and its card hooks."""
 
-from .arguments import STAGES, DistillationArguments
-from .capture import CapturedActivations, LayerCapture, attention_capture_support, backbone_of
 from ..modeling.layer_map import build_layer_map
+from .arguments import STAGES, DistillationArguments
+from .callbacks import StudentCardHooks
+from .capture import CapturedActivations, LayerCapture, attention_capture_support, backbone_of
 from .projections import PROJECTIONS_FILE, HiddenProjections
 from .trainer import DistillationTrainer
 
@@ -14,6 +15,7 @@ __all__ = [
     "DistillationTrainer",
     "HiddenProjections",
     "LayerCapture",
+    "StudentCardHooks",
     "build_layer_map",
     "attention_capture_support",
     "backbone_of",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..precision import TEACHER_DTYPE, PrecisionArguments
 from ..modeling.layer_map import LAYER_MAP_PRESETS
+from ..precision import TEACHER_DTYPE, PrecisionArguments
 
 STAGES = ("general", "intermediate", "prediction", "joint")
 # Which loss components each stage computes (the hard-label loss is added wherever its weight is > 0).

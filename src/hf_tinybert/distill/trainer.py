@@ -5,90 +5,62 @@ teacher under `no_grad` with the same kind of hooks, turns the captured pairs in
 hidden / prediction losses (`losses.py`), weights them and returns one scalar. Everything else (the loop,
 gradient accumulation, mixed precision, DDP, checkpointing, logging, evaluation) is `Trainer`'s.
 
-Overrides: `compute_loss` (the losses), `get_batch_samples` (counts what each loss divides by over the whole
-accumulation window and all processes, `denominators.py`), `create_optimizer` (adds the projections' parameters),
-`_clip_grad_norm` (clips the student and the projections together), `_save` and `_load_from_checkpoint` (the
-projections file beside the student), `_set_signature_columns_if_needed` (keeps the columns the teacher needs),
-`log` (adds the loss components), `train` (DeepSpeed only, see below).
+Overrides of `Trainer`, besides `__init__` (a test compares this list with the class):
 
-Several processes (`torchrun`, `accelerate launch`): the student is wrapped by `Trainer` (DDP, FSDP or DeepSpeed).
-The teacher is never wrapped for training: it is frozen, in eval mode, on each rank's device, and broadcast from
-rank 0 so every rank distils from the same weights; under DeepSpeed ZeRO-3 it is sharded by an inference-only
-DeepSpeed engine instead (as TRL does for its teachers). The projections are a separate module: under DDP and
-FSDP they stay replicated, start from rank 0's values and have their gradients averaged across ranks at the end
-of each accumulation window, before clipping (`_synchronise_projections`); under DeepSpeed, which steps only the
-parameters of the module it wraps, they are registered inside the student for training and split out again
-when saving. Under DDP and FSDP the loss is also routed through the student's outputs with a zero gradient
-(`_ThroughOutputs`): the layer-wise losses use hooked activations, which those wrappers do not see. The loss
-components are averaged across ranks when logged; only the main process writes files.
+- `compute_loss`: the weighted TinyBERT losses of one batch.
+- `get_batch_samples`: counts what each loss divides by over the whole accumulation window and all processes
+  (`denominators.py`).
+- `loss_is_scaled_for_ga`: tells `Trainer.training_step` whether that loss is already normalised over its window.
+- `create_optimizer`: adds the projections' parameters.
+- `_clip_grad_norm`: clips the student and the projections together.
+- `_save`, `_load_from_checkpoint`: the projections file beside the student.
+- `_set_signature_columns_if_needed`: keeps the columns the teacher needs.
+- `log`: adds the loss components.
+- `train`: under DeepSpeed, first registers the projections inside the student.
+- `create_model_card`, `push_to_hub`: through the `StudentCardHooks` callback (`callbacks.py`), by default the hub's
+  `ModelCardCallback`.
+
+Several processes (`torchrun`, `accelerate launch`) are `distributed.py`'s (`DistributedMixin`): the teacher frozen
+on every rank with rank 0's weights (or in an inference-only DeepSpeed ZeRO-3 engine), the projections kept
+identical across ranks under DDP/FSDP and trained inside the student under DeepSpeed, the loss routed through the
+student's outputs for DDP/FSDP. The loss components are averaged across ranks when logged; only the main process
+writes files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import inspect
 import os
-import re
+from collections.abc import Callable
 
-import datasets
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
-from transformers import (
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    Trainer,
-    TrainingArguments,
-)
+from transformers import AutoTokenizer, PreTrainedModel, Trainer, TrainingArguments
 from transformers.utils import logging
 
+from ..modeling.heads import HEADS, Head, head_of
+from ..modeling.layer_map import build_layer_map
 from . import losses
 from .arguments import DistillationArguments
+from .callbacks import StudentCardHooks
 from .capture import CapturedActivations, LayerCapture, attention_capture_support, check_capture, unwrap
 from .denominators import WindowDenominators, count_denominators, problem_type
-from ..modeling.layer_map import build_layer_map
+from .distributed import (
+    DistributedMixin,
+    all_reduce_sum,
+    clip_by_total_norm,
+    split_attached_projections,
+    through_outputs,
+)
 from .projections import PROJECTIONS_FILE, HiddenProjections
 
 logger = logging.get_logger(__name__)
 
-# Kind of prediction head -> Auto class used to load a teacher given as a path.
-HEAD_AUTO_CLASSES = {
-    "sequence_classification": AutoModelForSequenceClassification,
-    "question_answering": AutoModelForQuestionAnswering,
-    "token_classification": AutoModelForTokenClassification,
-    "masked_lm": AutoModelForMaskedLM,
-    "base": AutoModel,
-}
-_HEAD_SUFFIXES = {
-    "ForSequenceClassification": "sequence_classification",
-    "ForQuestionAnswering": "question_answering",
-    "ForTokenClassification": "token_classification",
-    "ForMaskedLM": "masked_lm",
-}
 # Model inputs both models take from the batch; labels go to the student only.
 _LABEL_COLUMNS = ("labels", "label", "label_ids", "start_positions", "end_positions")
-# Under DeepSpeed the projections train as this submodule of the student (see `DistillationTrainer.train`); state
-# dict keys under it are written to the projections file, never into the student's weights.
-ATTACHED_PROJECTIONS = "distill_projections"
-_ATTACHED_KEY = re.compile(rf"(?:^|\.){ATTACHED_PROJECTIONS}\.(.+)$")
-
-
-def head_kind(model: nn.Module) -> str:
-    """'sequence_classification', 'question_answering', 'token_classification', 'masked_lm' or 'base', from the
-    model's class or the first base class named like a transformers head (`...ForSequenceClassification`)."""
-    for cls in type(unwrap(model)).__mro__:
-        for suffix, kind in _HEAD_SUFFIXES.items():
-            if cls.__name__.endswith(suffix):
-                return kind
-    return "base"
 
 
 def _informative_labels(config) -> list[str] | None:
@@ -99,55 +71,25 @@ def _informative_labels(config) -> list[str] | None:
     return labels
 
 
-def _split_attached_projections(state_dict: dict) -> tuple[dict, dict]:
-    """(student's entries, projections' entries keyed as in the projections file) of a state dict taken while the
-    projections were attached to the student (`ATTACHED_PROJECTIONS`)."""
-    student, projections = {}, {}
-    for key, value in state_dict.items():
-        match = _ATTACHED_KEY.search(key)
-        if match:
-            projections[match.group(1)] = value
-        else:
-            student[key] = value
-    return student, projections
-
-
-def _clip_by_total_norm(student_params, extra_params, student_norm, max_norm: float) -> torch.Tensor:
-    """Clip two groups of gradients as one, given the first group's norm (which only a sharding wrapper can take).
-
-    Scales every gradient by the coefficient `clip_grad_norm_` would use on the union of both groups; returns the
-    union's norm.
-    """
-    if hasattr(student_norm, "full_tensor"):  # a DTensor (FSDP2)
-        student_norm = student_norm.full_tensor()
-    extra_norm = torch.nn.utils.get_total_norm([p.grad for p in extra_params if p.grad is not None])
-    student_norm = torch.as_tensor(student_norm, dtype=torch.float32, device=extra_norm.device)
-    total = torch.linalg.vector_norm(torch.stack([student_norm, extra_norm.float()]))
-    coefficient = min(1.0, max_norm / (float(total) + 1e-6))
-    if coefficient < 1.0:
-        for param in [*student_params, *extra_params]:
-            if param.grad is not None:
-                param.grad.mul_(coefficient)
-    return total
-
-
-def _grad_tensors(outputs) -> list[torch.Tensor]:
-    """The tensors that require grad in a model's outputs (nested in ModelOutput / tuples / dicts)."""
-    if isinstance(outputs, torch.Tensor):
-        return [outputs] if outputs.requires_grad else []
-    if isinstance(outputs, dict):
-        outputs = list(outputs.values())
-    if isinstance(outputs, (list, tuple)):
-        return [tensor for item in outputs for tensor in _grad_tensors(item)]
-    return []
-
-
 def _without_hidden_states(outputs):
     """A model output without the `hidden_states` the capture asked for (Trainer's evaluation would treat them as
     predictions)."""
     if not isinstance(outputs, dict) or outputs.get("hidden_states") is None:
         return outputs
     return type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
+
+
+def _head(model: nn.Module) -> Head:
+    """The head of a (possibly wrapped) model, from the one head table (`modeling/heads.py`)."""
+    return head_of(unwrap(model))
+
+
+def _logits(outputs):
+    """The vocabulary or class logits of a head's outputs (`...ForPreTraining` calls its MLM logits
+    `prediction_logits`)."""
+    if not isinstance(outputs, dict):
+        return None
+    return outputs.get("logits", outputs.get("prediction_logits"))
 
 
 def _fixed_length_error(what_came: str) -> ValueError:
@@ -160,28 +102,7 @@ def _fixed_length_error(what_came: str) -> ValueError:
     )
 
 
-class _ThroughOutputs(torch.autograd.Function):
-    """The loss, unchanged, made to depend on the wrapped student's outputs with a zero gradient.
-
-    TinyBERT's layer-wise losses are computed from hooked activations, not from what the student's forward returns
-    (general distillation uses none of its outputs). DDP and FSDP start their gradient reduction from the backward
-    of those outputs (DDP's static-graph all-reduce, FSDP's final callback) and expect every parameter reachable
-    from them to get a gradient: without this, DDP either fails on the second step (the pooler gets no gradient) or,
-    with a static graph, silently never all-reduces. Backward hands the outputs zeros (expanded, not allocated).
-    """
-
-    @staticmethod
-    def forward(ctx, loss, *outputs):
-        ctx.outputs = [(tensor.shape, tensor.dtype, tensor.device) for tensor in outputs]
-        return loss.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        zeros = [torch.zeros((), dtype=dtype, device=device).expand(shape) for shape, dtype, device in ctx.outputs]
-        return (grad, *zeros)
-
-
-class DistillationTrainer(Trainer):
+class DistillationTrainer(DistributedMixin, Trainer):
     """A `Trainer` that distils `teacher_model` into `model` with TinyBERT's losses.
 
     Args:
@@ -201,6 +122,11 @@ class DistillationTrainer(Trainer):
             counts (without `attention_head_average`), a logits stage with a teacher that has no task head, or
             different label counts or label orders.
     """
+
+    #: Builds the card hooks of a trainer given no `StudentCardHooks` in `callbacks` (a callable taking the trainer);
+    #: `import hf_tinybert` sets it to `hf_tinybert.hub.ModelCardCallback.for_trainer`. None: `Trainer`'s own
+    #: `create_model_card` and `push_to_hub`.
+    default_card_hooks: Callable[[DistillationTrainer], StudentCardHooks] | None = None
 
     def __init__(
         self,
@@ -229,13 +155,14 @@ class DistillationTrainer(Trainer):
 
         if isinstance(teacher_model, (str, os.PathLike)):
             teacher_path = os.fspath(teacher_model)
-            auto_class = HEAD_AUTO_CLASSES[head_kind(model)] if self.uses_logits else AutoModel
+            auto_class = (_head(model) if self.uses_logits else HEADS["base"]).auto_class
             teacher_model = auto_class.from_pretrained(teacher_path)
             if teacher_processing_class is None:
                 with contextlib.suppress(Exception):
                     teacher_processing_class = AutoTokenizer.from_pretrained(teacher_path)
         self.teacher = teacher_model
         self._check_compatibility(model, self.teacher, args, kwargs.get("processing_class"), teacher_processing_class)
+        self._record_fit_size(model, self.teacher)
 
         student_config, teacher_config = unwrap(model).config, unwrap(self.teacher).config
         self.layer_map = build_layer_map(
@@ -246,7 +173,7 @@ class DistillationTrainer(Trainer):
         self._check_projections_fit(projections, student_config, teacher_config, args)
         self.projections = projections
 
-        # DDP: the loss reaches every parameter reachable from the student's outputs (`_ThroughOutputs`), so DDP
+        # DDP: the loss reaches every parameter reachable from the student's outputs (`through_outputs`), so DDP
         # need not search for unused ones after each forward (Trainer's default would).
         if args.ddp_find_unused_parameters is None:
             args.ddp_find_unused_parameters = False
@@ -254,23 +181,13 @@ class DistillationTrainer(Trainer):
         self._check_process_setup()
         self._check_user_optimizer()
         self._check_collator_pads_to_fixed_length()
-        self.model_card_callback = self._model_card_callback(getattr(unwrap(model), "name_or_path", "") or "")
+        self.model_card_callback = self._card_hooks()
         # Evaluation computes the distillation loss even for label-free stages (general distillation).
         self.can_return_loss = True
         self._component_sums: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
 
-        self.teacher.eval()
-        self.teacher.requires_grad_(False)
         self._projections_attached = False  # DeepSpeed: registered inside the student by `train`
-        if self._deepspeed_zero_stage() == 3:
-            # ZeRO-3 partitions the teacher's weights when it is loaded (zero.Init): an inference-only engine
-            # gathers them layer by layer. Casting or moving partitioned weights here would corrupt them.
-            self.teacher = self._deepspeed_teacher(self.teacher)
-        else:
-            if args.teacher_dtype != "auto":
-                self.teacher.to(getattr(torch, args.teacher_dtype))
-            self.teacher.to(self.args.device)
-            self._broadcast_from_main_process(self.teacher)
+        self._place_teacher(args.teacher_dtype)
         self.projections.to(self.args.device)
         self._teacher_inputs = self._forward_parameters(self.teacher)
         self._synchronise_projections()
@@ -390,19 +307,19 @@ class DistillationTrainer(Trainer):
                 "head-averaged maps, or attention_loss_weight=0."
             )
         if "pred" in weights:
-            s_kind, t_kind = head_kind(student), head_kind(teacher)
-            if s_kind == "base":
+            s_head, t_head = _head(student), _head(teacher)
+            if s_head.name == "base":
                 raise ValueError(
                     f"Stage {args.stage!r} distils logits but the student {type(unwrap(student)).__name__} has no "
                     "task head; use e.g. TinyBertForSequenceClassification, or stage='general'/'intermediate'."
                 )
-            if t_kind != s_kind:
+            if t_head is not s_head:
                 raise ValueError(
                     f"Stage {args.stage!r} distils logits but the teacher {type(unwrap(teacher)).__name__} has "
-                    f"{'no task head' if t_kind == 'base' else f'a {t_kind} head'} and the student "
-                    f"{type(unwrap(student)).__name__} a {s_kind} head. Load the teacher with its fine-tuned head."
+                    f"{'no task head' if t_head.name == 'base' else f'a {t_head.name} head'} and the student "
+                    f"{type(unwrap(student)).__name__} a {s_head.name} head. Load the teacher with its fine-tuned head."
                 )
-            if s_kind in ("sequence_classification", "token_classification"):
+            if s_head.uses_labels:
                 if s_config.num_labels != t_config.num_labels:
                     raise ValueError(
                         f"Label counts differ: student num_labels={s_config.num_labels}, teacher "
@@ -411,6 +328,22 @@ class DistillationTrainer(Trainer):
                 s_labels, t_labels = _informative_labels(s_config), _informative_labels(t_config)
                 if s_labels and t_labels and s_labels != t_labels:
                     raise ValueError(f"Label orders differ: student id2label {s_labels}, teacher id2label {t_labels}")
+
+    @staticmethod
+    def _record_fit_size(student, teacher) -> None:
+        """A TinyBERT student's `fit_size` records the hidden size of the teacher it is distilled from; the
+        projections map to this teacher's hidden size, so a student made for another width is told so (a warning,
+        before training) and its config records this teacher's size from now on (the saved projections map to it)."""
+        config, width = unwrap(student).config, unwrap(teacher).config.hidden_size
+        fit_size = getattr(config, "fit_size", None)
+        if fit_size is None or fit_size == width:
+            return
+        logger.warning(
+            f"The student's config has fit_size={fit_size} (the teacher width it was made for), but this teacher's "
+            f"hidden size is {width}: the projections map the student's hidden size {config.hidden_size} to {width}, "
+            f"and the student's config now records fit_size={width}."
+        )
+        config.fit_size = width
 
     @staticmethod
     def _forward_parameters(model: nn.Module) -> set[str]:
@@ -447,7 +380,7 @@ class DistillationTrainer(Trainer):
         """What `count_denominators` needs to know about this run."""
         student = unwrap(self.model)
         return dict(
-            head=head_kind(student),
+            head=_head(student).name.replace("-", "_"),  # denominators.py's spelling of the head names
             mask_padding=self.args.mask_padding,
             config=student.config,
             hard_label=self.args.hard_label_loss_weight > 0,
@@ -462,8 +395,8 @@ class DistillationTrainer(Trainer):
         window = WindowDenominators.from_batches(
             batch_samples,
             device,
-            all_reduce=lambda tensor: dist.all_reduce(tensor, op=dist.ReduceOp.SUM),
-            processes=self.accelerator.num_processes if self._is_distributed() else 1,
+            all_reduce=all_reduce_sum,
+            processes=self._processes(),
             **self._counting_options(),
         )
         self._check_fixed_length(window.sequence_lengths)
@@ -550,7 +483,7 @@ class DistillationTrainer(Trainer):
         if processes > 1:
             loss = loss * processes  # the gradients are averaged across processes: undo it (sums / global counts)
         if self._wrapper_needs_outputs_in_loss(model):
-            loss = _ThroughOutputs.apply(loss, *_grad_tensors(outputs))
+            loss = through_outputs(loss, outputs)
         self._record_components(terms, local, "train" if model.training else "eval")
         if return_outputs and "output_hidden_states" not in student_inputs:
             outputs = _without_hidden_states(outputs)  # captured for the losses, not predictions for evaluation
@@ -578,6 +511,15 @@ class DistillationTrainer(Trainer):
             return contextlib.nullcontext()
         return losses.autocast_disabled(next(self.teacher.parameters()))
 
+    def _project(self, embeddings: torch.Tensor | None, hidden_states: dict[int, torch.Tensor]):
+        # Under FSDP or DeepSpeed mixed precision the student may compute in bf16/fp16 while the projections keep
+        # another dtype: feed them their own (autocast, where active, still chooses the matmul's precision).
+        weight = next(self.projections.parameters(), None)
+        if weight is not None:
+            embeddings = None if embeddings is None else embeddings.to(weight.dtype)
+            hidden_states = {m: h.to(weight.dtype) for m, h in hidden_states.items()}
+        return self.projections(embeddings, hidden_states)
+
     def _teacher_only_columns(self, model) -> set[str]:
         student_inputs = self._forward_parameters(model)
         return {name for name in self._teacher_inputs if name not in student_inputs}
@@ -600,9 +542,9 @@ class DistillationTrainer(Trainer):
 
     def _prediction_loss(self, model, outputs, teacher_outputs, inputs) -> tuple[torch.Tensor, str]:
         """(the prediction loss summed over its items, the key of their count)."""
-        kind = head_kind(model)
+        head = _head(model).name
         t, t2 = self.args.temperature, self.args.scale_loss_by_t2
-        if kind == "question_answering":
+        if head == "question-answering":
             total = losses.span_soft_cross_entropy(
                 outputs["start_logits"],
                 outputs["end_logits"],
@@ -614,10 +556,10 @@ class DistillationTrainer(Trainer):
                 count=1,
             )
             return total, "examples"
-        student_logits, teacher_logits = outputs["logits"], teacher_outputs["logits"]
-        if kind == "sequence_classification" and student_logits.shape[-1] == 1:
+        student_logits, teacher_logits = _logits(outputs), _logits(teacher_outputs)
+        if head == "sequence-classification" and student_logits.shape[-1] == 1:
             return losses.regression_mse(student_logits, teacher_logits, count=1), "examples"
-        if kind in ("token_classification", "masked_lm"):
+        if head in ("token-classification", "masked-lm"):
             labels = inputs.get("labels")
             mask = labels.ne(-100) if labels is not None else inputs.get("attention_mask")
             return losses.soft_cross_entropy(student_logits, teacher_logits, t, t2, mask, count=1), "pred_items"
@@ -627,9 +569,9 @@ class DistillationTrainer(Trainer):
         """The student's loss on the gold labels as its transformers head defines it (cross-entropy ignoring -100,
         MSE for regression, BCE for multi-label, the mean of the start and end losses for QA, with padded positions
         left out of the QA softmax), as sums."""
-        kind = head_kind(model)
+        head = _head(model).name
         config = unwrap(model).config
-        if kind == "question_answering":
+        if head == "question-answering":
             start, end = inputs.get("start_positions"), inputs.get("end_positions")
             if start is None or end is None:
                 raise ValueError(
@@ -650,15 +592,15 @@ class DistillationTrainer(Trainer):
                 end_sum = F.cross_entropy(end_logits, end.reshape(-1).clamp(0, seq), ignore_index=seq, reduction="sum")
             return [(start_sum / 2, "hard"), (end_sum / 2, "hard_end")]
         labels = inputs.get("labels")
-        logits = outputs.get("logits") if isinstance(outputs, dict) else None
-        if labels is None or logits is None or kind == "base":
+        logits = _logits(outputs)
+        if labels is None or logits is None or head == "base":
             raise ValueError(
                 "hard_label_loss_weight > 0 needs gold labels and a student with a task or masked-LM head: the batch "
                 f"has columns {sorted(inputs)}, the student is {type(unwrap(model)).__name__}"
             )
         with losses.autocast_disabled(logits):
             logits = logits.float()
-            if kind == "sequence_classification":
+            if head == "sequence-classification":
                 problem = problem_type(config, labels)
                 if problem == "regression":
                     return [(F.mse_loss(logits.reshape(labels.shape), labels.float(), reduction="sum"), "hard")]
@@ -732,7 +674,7 @@ class DistillationTrainer(Trainer):
             # The student's gradients are sharded: only its wrapper can take their norm. Take it without clipping,
             # then scale the student's and the (replicated, already averaged) projections' gradients together.
             student_norm = self.accelerator.clip_grad_norm_(model.parameters(), float("inf"))
-            return _clip_by_total_norm(list(model.parameters()), extra, student_norm, self.args.max_grad_norm)
+            return clip_by_total_norm(list(model.parameters()), extra, student_norm, self.args.max_grad_norm)
         return self.accelerator.clip_grad_norm_([*model.parameters(), *extra], self.args.max_grad_norm)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
@@ -742,7 +684,7 @@ class DistillationTrainer(Trainer):
             state_dict = self.model.state_dict()
         projection_state: dict = {}
         if self._projections_attached:  # keep them out of the student's weights
-            state_dict, projection_state = _split_attached_projections(state_dict)
+            state_dict, projection_state = split_attached_projections(state_dict)
         super()._save(output_dir, state_dict)
         if not self.args.should_save:
             return
@@ -766,33 +708,39 @@ class DistillationTrainer(Trainer):
                 f"{resume_from_checkpoint} has no {PROJECTIONS_FILE}: the projections restart from their initial values"
             )
 
-    # ---- model card and publishing ----
+    def train(self, *args, **kwargs):
+        """`Trainer.train`. Under DeepSpeed the projections first become a submodule of the student (named
+        `distill_projections`, for the trainer's lifetime): DeepSpeed only trains, reduces, clips and checkpoints the
+        parameters of the module it wraps. `save_model` still writes them beside the student, not inside it."""
+        if self.is_deepspeed_enabled:
+            self._attach_projections()
+        return super().train(*args, **kwargs)
 
-    def _model_card_callback(self, student_path: str):
-        """The `ModelCardCallback` gathering this run's facts (SetFit-style): the one passed in `callbacks`, else a
-        new one that continues the facts of the student's folder (e.g. its general-distillation stage)."""
-        from ..hub.card import FACTS_FILE, ModelCardCallback, ModelCardFacts
+    # ---- model card and publishing: through the card hooks (`callbacks.py`) ----
 
+    def _card_hooks(self) -> StudentCardHooks | None:
+        """The `StudentCardHooks` among the callbacks, else a new one from `default_card_hooks` (added to the
+        callbacks), else None."""
         for callback in self.callback_handler.callbacks:
-            if isinstance(callback, ModelCardCallback):
+            if isinstance(callback, StudentCardHooks):
                 return callback
-        facts_file = os.path.join(student_path, FACTS_FILE) if student_path else ""
-        facts = ModelCardFacts.load(facts_file) if os.path.isfile(facts_file) else None
-        callback = ModelCardCallback(self.teacher, facts=facts)
+        factory = type(self).default_card_hooks
+        if factory is None:
+            return None
+        callback = factory(self)
         self.add_callback(callback)
         return callback
 
     def create_model_card(self, **kwargs) -> None:
-        """Write the student's model card (README.md) and its facts (model_card_facts.json) into `output_dir`:
-        teacher, stages, layer map, loss weights, temperature, data, evaluation results, sizes."""
+        """Write the student's model card into `output_dir` with the card hooks (`model_card_callback`; the hub's
+        `ModelCardCallback` writes README.md and model_card_facts.json: teacher, stages, layer map, loss weights,
+        temperature, data, evaluation results, sizes). Without card hooks: `Trainer.create_model_card`."""
+        if self.model_card_callback is None:
+            return super().create_model_card(**kwargs)
         if not self.args.should_save:
-            return
-        if kwargs.get("model_name"):
-            self.model_card_callback.facts.model_name = kwargs["model_name"]
-        if kwargs.get("dataset"):
-            datasets_ = kwargs["dataset"]
-            self.model_card_callback.facts.datasets = [datasets_] if isinstance(datasets_, str) else list(datasets_)
-        self.model_card_callback.write(self.args.output_dir)
+            return None
+        self.model_card_callback.write_card(self, self.args.output_dir, **kwargs)
+        return None
 
     def push_to_hub(
         self,
@@ -803,154 +751,24 @@ class DistillationTrainer(Trainer):
         private=None,
         **kwargs,
     ):
-        """Save the student, write its card and upload the folder with `hf_tinybert.hub.push_student`: weights
-        (safetensors), tokenizer, card, the code files for `trust_remote_code`, and with `include_plain_bert=True` /
-        `include_onnx=True` the plain-BERT variant and an int8 ONNX export. The repository is
-        `args.hub_model_id` (default: the output folder's name); `endpoint=` overrides `HF_ENDPOINT`."""
-        from ..hub.push import push_student
-
+        """Save the student, write its card and upload the folder with the card hooks (the hub's `ModelCardCallback`
+        uses `hf_tinybert.hub.push_student`: weights (safetensors), tokenizer, card, the code files for
+        `trust_remote_code`, and with `include_plain_bert=True` / `include_onnx=True` the plain-BERT variant and an
+        int8 ONNX export; `endpoint=` overrides `HF_ENDPOINT`). The repository is `args.hub_model_id` (default: the
+        output folder's name). Without card hooks: `Trainer.push_to_hub`."""
+        if self.model_card_callback is None:
+            return super().push_to_hub(commit_message, blocking, token, revision, private, **kwargs)
         self.save_model(_internal_call=True)
         if not self.args.should_save:
             return None
         self.create_model_card(**{k: kwargs.pop(k) for k in ("model_name", "dataset") if k in kwargs})
         repo_id = self.args.hub_model_id or os.path.basename(os.path.normpath(self.args.output_dir))
-        return push_student(
-            self.args.output_dir,
+        return self.model_card_callback.push(
+            self,
             repo_id,
             token=token or self.args.hub_token,
             private=bool(self.args.hub_private_repo if private is None else private),
-            commit_message=commit_message or "Upload TinyBERT student with hf-tinybert",
+            commit_message=commit_message,
             revision=revision,
-            facts=self.model_card_callback.facts,
             **kwargs,
         )
-
-    # ---- several processes (torchrun / accelerate launch) ----
-
-    def train(self, *args, **kwargs):
-        """`Trainer.train`. Under DeepSpeed the projections first become a submodule of the student (named
-        `distill_projections`, for the trainer's lifetime): DeepSpeed only trains, reduces, clips and checkpoints the
-        parameters of the module it wraps. `save_model` still writes them beside the student, not inside it."""
-        if self.is_deepspeed_enabled:
-            self._attach_projections()
-        return super().train(*args, **kwargs)
-
-    def _attach_projections(self) -> None:
-        if self._projections_attached or not any(True for _ in self.projections.parameters()):
-            return
-        unwrap(self.model).add_module(ATTACHED_PROJECTIONS, self.projections)
-        self._projections_attached = True
-
-    def _project(self, embeddings: torch.Tensor | None, hidden_states: dict[int, torch.Tensor]):
-        # Under FSDP or DeepSpeed mixed precision the student may compute in bf16/fp16 while the projections keep
-        # another dtype: feed them their own (autocast, where active, still chooses the matmul's precision).
-        weight = next(self.projections.parameters(), None)
-        if weight is not None:
-            embeddings = None if embeddings is None else embeddings.to(weight.dtype)
-            hidden_states = {m: h.to(weight.dtype) for m, h in hidden_states.items()}
-        return self.projections(embeddings, hidden_states)
-
-    def _wrapper_needs_outputs_in_loss(self, model: nn.Module) -> bool:
-        # See `_ThroughOutputs`. Only a training forward through a DDP or FSDP wrapper needs it.
-        if not (torch.is_grad_enabled() and model.training):
-            return False
-        return isinstance(model, nn.parallel.DistributedDataParallel) or self.is_fsdp_enabled
-
-    def _is_distributed(self) -> bool:
-        return self.accelerator.num_processes > 1 and dist.is_available() and dist.is_initialized()
-
-    def _deepspeed_zero_stage(self) -> int | None:
-        if not self.is_deepspeed_enabled:
-            return None
-        return self.accelerator.state.deepspeed_plugin.zero_stage
-
-    def _deepspeed_teacher(self, teacher: nn.Module) -> nn.Module:
-        """The teacher in an inference-only DeepSpeed ZeRO-3 engine, as TRL's `prepare_deepspeed` does for its
-        teachers: weights partitioned across ranks, gathered layer by layer in the forward (hooks still see every
-        layer). Written against DeepSpeed's API; not run in this project's tests (no GPUs, DeepSpeed not installed)."""
-        import deepspeed
-
-        config = copy.deepcopy(self.accelerator.state.deepspeed_plugin.deepspeed_config)
-        config.pop("optimizer", None)  # frozen: nothing to optimise or schedule
-        config.pop("scheduler", None)
-        hidden = unwrap(teacher).config.hidden_size
-        # These may still read "auto" here (Trainer fills them from the student when training starts).
-        config.setdefault("zero_optimization", {}).update(
-            reduce_bucket_size=hidden * hidden,
-            stage3_param_persistence_threshold=10 * hidden,
-            stage3_prefetch_bucket_size=int(0.9 * hidden * hidden),
-        )
-        engine, *_ = deepspeed.initialize(model=teacher, config=config)
-        engine.eval()
-        return engine
-
-    def _broadcast_from_main_process(self, module: nn.Module) -> None:
-        """Give every rank rank 0's parameters and buffers of `module` (nothing in a single process): every rank then
-        works with the same values, even if ranks loaded or initialised them differently (a randomly initialised
-        head, placeholders left by FSDP's RAM-efficient loading)."""
-        if not self._is_distributed():
-            return
-        with torch.no_grad():
-            for tensor in [*module.parameters(), *module.buffers()]:
-                dist.broadcast(tensor.data, src=0)
-
-    def _synchronise_projections(self) -> None:
-        """Keep the projections identical on every rank under DDP and FSDP (DeepSpeed trains them attached).
-
-        They sit outside the module DDP/FSDP wraps, so nothing else would synchronise them: each rank would train its
-        own copy on its own batches, and the joint clipping would scale each rank's student gradients differently.
-        Every rank starts from rank 0's values, and each parameter's gradient is averaged across ranks when the
-        accumulation window closes (`sync_gradients`), before clipping and the optimizer step: the approach
-        `Trainer._sync_replicated_trainable_parameters` takes for replicated parameters beside FSDP2.
-        """
-        if not self._is_distributed() or self.is_deepspeed_enabled:
-            return
-        self._broadcast_from_main_process(self.projections)
-        for param in self.projections.parameters():
-            param.register_post_accumulate_grad_hook(self._average_gradient_across_ranks)
-
-    def _average_gradient_across_ranks(self, param: torch.Tensor) -> None:
-        if param.grad is None or not self.accelerator.sync_gradients:
-            return
-        param.grad.div_(self.accelerator.num_processes)
-        dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)  # gloo has no ReduceOp.AVG
-
-    def _check_process_setup(self) -> None:
-        """Refuse a launch of several processes in which the trainer is not distributed (on CPU without
-        `use_cpu=True`): each process would train its own student on all the data and overwrite the others' files."""
-        world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        if world_size > 1 and self.accelerator.num_processes == 1:
-            raise ValueError(
-                f"{world_size} processes were launched but the trainer is not distributed (parallel_mode="
-                f"{self.args.parallel_mode.value}): each process would train alone. On a machine without GPUs set "
-                "use_cpu=True (--use_cpu) so that the processes train one model with DDP over gloo."
-            )
-        if self.is_fsdp_enabled and self.accelerator.is_fsdp2 and any(True for _ in self.projections.parameters()):
-            # accelerate's FSDP2 preparation maps every optimizer parameter to a sharded one of the model and raises
-            # a KeyError for the projections, which live beside it.
-            raise ValueError(
-                "FSDP2 (fsdp_version: 2) cannot train the distillation projections, which live beside the sharded "
-                f"student (student hidden size {self.projections.student_size}, teacher {self.projections.teacher_size})."
-                " Use fsdp_version: 1 (examples/accelerate/fsdp.yaml), DDP or DeepSpeed."
-            )
-
-    def _check_not_split_by_rank(self) -> None:
-        """Refuse a streamed dataset already split by rank: `Trainer` splits what it is given across the processes
-        again, so each rank would see a part of its part and most of the data would silently never be used."""
-        if self.accelerator.num_processes == 1:
-            return
-        named = {"train_dataset": self.train_dataset}
-        if isinstance(self.eval_dataset, dict):
-            named.update({f"eval_dataset[{key!r}]": value for key, value in self.eval_dataset.items()})
-        else:
-            named["eval_dataset"] = self.eval_dataset
-        for name, dataset in named.items():
-            split = getattr(dataset, "_distributed", None) if isinstance(dataset, datasets.IterableDataset) else None
-            if split is not None:
-                raise ValueError(
-                    f"{name} is already split by rank (rank {split.rank} of {split.world_size}, e.g. by "
-                    "shard_for_rank or load_corpus(shard_by_rank=True)), and the trainer splits its data across the "
-                    f"{self.accelerator.num_processes} processes itself: only 1/{self.accelerator.num_processes} of "
-                    "the data would be used. Pass the whole dataset: by default rank 0 reads it and hands every rank "
-                    "its batches; with accelerator_config={'dispatch_batches': False} each rank reads its own shards."
-                )

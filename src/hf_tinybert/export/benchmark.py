@@ -31,7 +31,7 @@ from transformers.utils import logging
 
 from ..utils import load_average
 from .model_size import MODEL_SHAPES, config_for_shape, count_parameters, encoder_flops
-from .onnx import ONNX_TASKS, onnx_feed, onnx_session, quantize_onnx, task_for_architecture, torch_to_onnx
+from .onnx import onnx_feed, onnx_head, onnx_session, quantize_onnx, torch_to_onnx
 
 logger = logging.get_logger(__name__)
 
@@ -258,9 +258,9 @@ def load_benchmark_model(spec: str, *, num_labels: int = 2) -> tuple[str, PreTra
             f"Model {spec!r} is neither a known shape ({', '.join(MODEL_SHAPES)}) nor a folder with a config.json"
         )
     config = AutoConfig.from_pretrained(folder)
-    task = task_for_architecture((config.architectures or [None])[0])
-    model = ONNX_TASKS[task].auto_class.from_pretrained(folder)
-    return name or folder.name, model.eval(), task
+    head = onnx_head((config.architectures or [None])[0])
+    model = head.auto_class.from_pretrained(folder)
+    return name or folder.name, model.eval(), head.pipeline_tag
 
 
 def _benchmark_inputs(model: PreTrainedModel, batch_size: int, seq_len: int) -> dict[str, torch.Tensor]:
@@ -398,7 +398,7 @@ def run_benchmark(
             else:
                 name, model = spec
                 model.eval()
-                task = task_for_architecture(type(model).__name__)
+                task = onnx_head(type(model).__name__).pipeline_tag
             logger.info(f"Preparing {name} ({task}): safetensors, ONNX export, int8 quantization")
             runners += _prepare(name, model, task, runtimes, workloads, root / name.replace("/", "_"), threads)
         progress = logging.tqdm(total=len(workloads) * (warmup + repeats) * len(runners), desc="benchmark")

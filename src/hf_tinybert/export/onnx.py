@@ -1,10 +1,10 @@
 """Export BERT-family models (TinyBERT students, plain `bert` models) to ONNX, and check the export.
 
 The export goes through ``torch.onnx.export(dynamo=False, opset_version=17)`` with dynamic batch and
-sequence axes; optimum's exporter is used instead when a version that works with the installed
-transformers is importable (optimum 2.x moved it to ``optimum-onnx``, whose only release needs
-transformers < 4.58). Optional steps: graph fusion with ONNX Runtime's transformer optimizer and
-dynamic int8 quantization.
+sequence axes (optimum 2.x moved its exporter to ``optimum-onnx``, whose only release needs
+transformers < 4.58: no install this package supports can use it). Optional steps: graph fusion with
+ONNX Runtime's transformer optimizer and dynamic int8 quantization. The exportable tasks are the
+pipeline tags of the heads in ``hf_tinybert.modeling.heads`` that have ONNX outputs.
 
 The output folder has the layout optimum's ``ORTModelFor...`` classes load::
 
@@ -17,7 +17,6 @@ is returned and written to ``export_check.json``.
 
 from __future__ import annotations
 
-import json
 import logging as py_logging
 import os
 import warnings
@@ -27,17 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PretrainedConfig,
-    PreTrainedModel,
-)
+from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers.utils import logging
 
+from ..modeling.heads import HEADS, Head, head_from_architecture
+from ..utils import check_output_dir, clear_output_dir, write_json
 from .eval_set import EvalSet, load_eval_set
 
 logger = logging.get_logger(__name__)
@@ -52,7 +45,7 @@ SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("bert", "tinybert")
 # Largest |PyTorch - ONNX| accepted for the fp32 files, relative to the largest |PyTorch output| when that is
 # above 1 (measured: ~1e-7 absolute on BERT-base shapes with outputs of order 1).
 FP32_TOLERANCE = 1e-4
-EXPORTERS: tuple[str, ...] = ("auto", "torch", "optimum")
+EXPORTERS: tuple[str, ...] = ("auto", "torch")  # "auto" is torch: no supported install has optimum's exporter
 WEIGHT_FILES: tuple[str, ...] = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -60,24 +53,12 @@ WEIGHT_FILES: tuple[str, ...] = (
     "pytorch_model.bin.index.json",
 )
 TOKENIZER_FILES: tuple[str, ...] = ("tokenizer.json", "vocab.txt")
-
-
-@dataclass(frozen=True)
-class OnnxTask:
-    """What one exportable task loads and which outputs its ONNX graph has (optimum's names)."""
-
-    auto_class: type
-    outputs: tuple[str, ...]
-    architecture_suffixes: tuple[str, ...]
-
-
-ONNX_TASKS: dict[str, OnnxTask] = {
-    "text-classification": OnnxTask(AutoModelForSequenceClassification, ("logits",), ("ForSequenceClassification",)),
-    "question-answering": OnnxTask(
-        AutoModelForQuestionAnswering, ("start_logits", "end_logits"), ("ForQuestionAnswering",)
-    ),
-    "feature-extraction": OnnxTask(AutoModel, ("last_hidden_state", "pooler_output"), ("BertModel",)),
-}
+# The files an export writes into its folder (and deletes there first when overwriting).
+EXPORT_FILES: tuple[str, ...] = (ONNX_FILE, OPTIMIZED_FILE, QUANTIZED_FILE, CHECK_FILE)
+# Exportable task (a pipeline tag) -> its head: the heads with ONNX outputs.
+_TASK_HEADS: dict[str, Head] = {head.pipeline_tag: head for head in HEADS.values() if head.onnx_outputs}
+#: The exportable tasks: "text-classification", "question-answering", "feature-extraction".
+ONNX_TASKS: tuple[str, ...] = tuple(_TASK_HEADS)
 
 
 @dataclass
@@ -103,8 +84,8 @@ class ExportResult:
 # --------------------------------------------------------------------------------------------- tasks
 
 
-def task_for_architecture(architecture: str | None) -> str:
-    """The ONNX task of a model class name (``config.architectures[0]``).
+def onnx_head(architecture: str | None) -> Head:
+    """The head a model class name (``config.architectures[0]``) exports as; its ``pipeline_tag`` is the ONNX task.
 
     Args:
         architecture: a class name such as ``"TinyBertForSequenceClassification"`` or ``"BertModel"``; None
@@ -113,11 +94,9 @@ def task_for_architecture(architecture: str | None) -> str:
     Raises:
         ValueError: the architecture has no exportable task.
     """
-    if architecture is None:
-        return "feature-extraction"
-    for task, spec in ONNX_TASKS.items():
-        if architecture.endswith(spec.architecture_suffixes):
-            return task
+    head = head_from_architecture(architecture)
+    if head is not None and head.onnx_outputs:
+        return head
     raise ValueError(
         f"Architecture {architecture!r} is not supported for ONNX export; supported are *ForSequenceClassification "
         f"(text-classification), *ForQuestionAnswering (question-answering) and BertModel/TinyBertModel "
@@ -125,9 +104,10 @@ def task_for_architecture(architecture: str | None) -> str:
     )
 
 
-def _check_task(task: str) -> None:
-    if task not in ONNX_TASKS:
+def _task_head(task: str) -> Head:
+    if task not in _TASK_HEADS:
         raise ValueError(f"Unknown ONNX task {task!r}; valid tasks are: {', '.join(ONNX_TASKS)}")
+    return _TASK_HEADS[task]
 
 
 def _check_model_type(config: PretrainedConfig) -> None:
@@ -139,7 +119,7 @@ def _check_model_type(config: PretrainedConfig) -> None:
 
 
 def _output_names(model: PreTrainedModel, task: str) -> tuple[str, ...]:
-    names = ONNX_TASKS[task].outputs
+    names = _task_head(task).onnx_outputs
     if task == "feature-extraction" and getattr(model, "pooler", None) is None:
         names = tuple(n for n in names if n != "pooler_output")
     return names
@@ -195,8 +175,8 @@ def torch_to_onnx(
         ValueError: unsupported model type, architecture or task.
     """
     _check_model_type(model.config)
-    task = task or task_for_architecture(type(model).__name__)
-    _check_task(task)
+    task = task or onnx_head(type(model).__name__).pipeline_tag
+    _task_head(task)
     output_names = _output_names(model, task)
     was_training, attn = model.training, model.config._attn_implementation
     model.eval()
@@ -349,30 +329,6 @@ def onnx_feed(session, encodings: dict) -> dict[str, np.ndarray]:
     return feed
 
 
-def optimum_exporter():
-    """optimum's ``main_export`` when a version that works with the installed transformers is importable, else None."""
-    try:
-        from optimum.exporters.onnx import main_export
-    except Exception:  # not installed, or optimum-onnx 0.1 failing to import under transformers 5
-        return None
-    return main_export
-
-
-def _export_with_optimum(main_export, model_dir: Path, output_dir: Path, task: str, opset: int) -> None:
-    from optimum.exporters.onnx.model_configs import BertOnnxConfig
-
-    config = AutoConfig.from_pretrained(model_dir)
-    main_export(
-        model_name_or_path=os.fspath(model_dir),
-        output=os.fspath(output_dir),
-        task=task,
-        opset=opset,
-        library_name="transformers",
-        custom_onnx_configs={"model": BertOnnxConfig(config, task=task)},
-        do_validation=False,
-    )
-
-
 # ------------------------------------------------------------------------------------------- checks
 
 
@@ -516,18 +472,6 @@ def _has_tokenizer(folder: Path) -> bool:
     return any((folder / name).is_file() for name in TOKENIZER_FILES)
 
 
-def _prepare_output_dir(output_dir: Path, overwrite: bool) -> None:
-    if output_dir.exists() and any(output_dir.iterdir()):
-        if not overwrite:
-            raise ValueError(
-                f"Output folder {str(output_dir)!r} exists and is not empty; pass overwrite=True "
-                "(--overwrite_output_dir) to replace the export in it"
-            )
-        for name in (ONNX_FILE, OPTIMIZED_FILE, QUANTIZED_FILE, CHECK_FILE):
-            (output_dir / name).unlink(missing_ok=True)
-    output_dir.mkdir(parents=True, exist_ok=True)
-
-
 def export_onnx(
     model: str | os.PathLike | PreTrainedModel,
     output_dir: str | os.PathLike,
@@ -563,9 +507,10 @@ def export_onnx(
             ``(texts_or_pairs, labels)``; see `load_eval_set`.
         max_eval_examples: check on the first examples of `eval_set` only.
         opset: ONNX opset version.
-        exporter: ``"auto"`` (optimum when a compatible version is importable, else torch), ``"torch"``
-            or ``"optimum"``.
-        overwrite: replace the export in a non-empty `output_dir`.
+        exporter: ``"torch"`` or ``"auto"`` (the same): ``torch.onnx.export``. ``"optimum"`` is refused: optimum's
+            exporter (optimum-onnx) needs transformers < 4.58.
+        overwrite: replace the export in a non-empty `output_dir` (only the files an export writes are deleted
+            first: `EXPORT_FILES`, then config and tokenizer files are replaced).
         batch_size: examples per forward pass in the check.
         max_length: tokenized length limit in the check.
 
@@ -575,8 +520,14 @@ def export_onnx(
     Raises:
         FileNotFoundError: no model (config.json, weights) or no tokenizer, or a missing eval-set file.
         ValueError: unsupported model type / architecture / task / exporter, a bad eval set, or a non-empty
-            `output_dir` without `overwrite`.
+            `output_dir` without `overwrite` (an `OutputExistsError`).
     """
+    if exporter == "optimum":
+        raise ValueError(
+            "exporter='optimum' is not available: optimum 2 moved its ONNX exporter to optimum-onnx, whose only "
+            "release (0.1.0) requires transformers < 4.58 and fails to import with the transformers 5 this package "
+            "needs. Use exporter='torch' (the default 'auto' is the same): torch.onnx.export, checked against PyTorch."
+        )
     if exporter not in EXPORTERS:
         raise ValueError(f"Unknown exporter {exporter!r}; valid exporters are: {', '.join(EXPORTERS)}")
     output_dir = Path(output_dir)
@@ -599,12 +550,12 @@ def export_onnx(
     _check_model_type(config)
     architecture = type(model).__name__ if isinstance(model, PreTrainedModel) else (config.architectures or [None])[0]
     if task is None:
-        task = task_for_architecture(architecture)
-    _check_task(task)
+        task = onnx_head(architecture).pipeline_tag
+    head = _task_head(task)
     if (
         isinstance(model, PreTrainedModel)
         and task != "feature-extraction"
-        and task != task_for_architecture(architecture)
+        and task != onnx_head(architecture).pipeline_tag
     ):
         raise ValueError(
             f"Task {task!r} does not match the loaded {architecture}; pass task=None or 'feature-extraction'"
@@ -616,25 +567,12 @@ def export_onnx(
         examples = load_eval_set(
             eval_set, label2id=config.label2id, num_labels=config.num_labels, max_examples=max_eval_examples
         )
-    if exporter == "optimum" and model_dir is None:
-        raise ValueError("exporter='optimum' needs a model folder, not a loaded model")
-    main_export = optimum_exporter() if exporter in ("auto", "optimum") and model_dir is not None else None
-    if exporter == "optimum" and main_export is None:
-        raise ImportError(
-            "exporter='optimum' needs optimum's ONNX exporter (optimum-onnx) working with this transformers"
-        )
-    optimum_export = None
-    if main_export is not None:
-
-        def optimum_export():
-            _export_with_optimum(main_export, model_dir, output_dir, task, opset)
-
-        optimum_export.required = exporter == "optimum"
-    _prepare_output_dir(output_dir, overwrite)
+    check_output_dir(output_dir, overwrite)
+    clear_output_dir(output_dir, names=EXPORT_FILES)  # an earlier export's files; nothing else in the folder
 
     # heavy work from here on
     if model_dir is not None:
-        model = ONNX_TASKS[task].auto_class.from_pretrained(model_dir)
+        model = head.auto_class.from_pretrained(model_dir)
     elif task == "feature-extraction":
         model = model.base_model  # the encoder of a loaded model with a head
     if not hasattr(tokenizer, "save_pretrained"):
@@ -642,7 +580,8 @@ def export_onnx(
     was_training = model.training
     model.eval()
     try:
-        used = _write_fp32(model, output_dir / ONNX_FILE, task=task, opset=opset, optimum_export=optimum_export)
+        logger.info(f"Exporting {type(model).__name__} ({task}) to {output_dir / ONNX_FILE}")
+        torch_to_onnx(model, output_dir / ONNX_FILE, task=task, opset=opset)
         files = {"fp32": output_dir / ONNX_FILE}
         fused: dict[str, int] | None = None
         if optimize:
@@ -672,12 +611,12 @@ def export_onnx(
         "task": task,
         "model_type": config.model_type,
         "architecture": type(model).__name__,
-        "exporter": used,
+        "exporter": "torch.onnx.export(dynamo=False)",
         "opset": opset,
         "fused_operators": fused,
         **check,
     }
-    (output_dir / CHECK_FILE).write_text(json.dumps(check, indent=2) + "\n", encoding="utf-8")
+    write_json(output_dir / CHECK_FILE, check)
     if not check["passed"]:
         logger.warning(
             f"ONNX export differs from PyTorch by more than {check['tolerance']:.3g}: see {output_dir / CHECK_FILE}"
@@ -685,23 +624,10 @@ def export_onnx(
     return ExportResult(output_dir=output_dir, files=files, check=check)
 
 
-def _write_fp32(model: PreTrainedModel, onnx_path: Path, *, task: str, opset: int, optimum_export) -> str:
-    """Write model.onnx with optimum (when given and it works) or torch.onnx; returns which exporter wrote it."""
-    if optimum_export is not None:
-        try:
-            optimum_export()
-            return "optimum.exporters.onnx.main_export"
-        except Exception as error:
-            if optimum_export.required:
-                raise
-            logger.warning(f"optimum's exporter failed ({error}); exporting with torch.onnx instead")
-    logger.info(f"Exporting {type(model).__name__} ({task}) to {onnx_path}")
-    torch_to_onnx(model, onnx_path, task=task, opset=opset)
-    return "torch.onnx.export(dynamo=False)"
-
-
 __all__ = [
     "CHECK_FILE",
+    "EXPORTERS",
+    "EXPORT_FILES",
     "FP32_TOLERANCE",
     "ONNX_FILE",
     "ONNX_TASKS",
@@ -712,10 +638,9 @@ __all__ = [
     "check_export",
     "export_onnx",
     "onnx_feed",
+    "onnx_head",
     "onnx_session",
     "optimize_onnx",
-    "optimum_exporter",
     "quantize_onnx",
-    "task_for_architecture",
     "torch_to_onnx",
 ]

@@ -20,9 +20,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import TrainerCallback, TrainingArguments
+from transformers import TrainingArguments
 from transformers.utils import logging
 
+from ..distill.callbacks import StudentCardHooks
+from ..distill.capture import unwrap
+from ..modeling.heads import head_from_architecture
 from ..precision import PrecisionArguments
 
 logger = logging.get_logger(__name__)
@@ -69,13 +72,6 @@ SHAPE_FIELDS: tuple[str, ...] = (
     "vocab_size",
     "max_position_embeddings",
 )
-ARCHITECTURE_PIPELINES: dict[str, tuple[str, str]] = {  # class name suffix -> (pipeline tag, Auto class)
-    "ForSequenceClassification": ("text-classification", "AutoModelForSequenceClassification"),
-    "ForQuestionAnswering": ("question-answering", "AutoModelForQuestionAnswering"),
-    "ForTokenClassification": ("token-classification", "AutoModelForTokenClassification"),
-    "ForMaskedLM": ("fill-mask", "AutoModelForMaskedLM"),
-    "Model": ("feature-extraction", "AutoModel"),
-}
 
 
 @dataclass
@@ -171,6 +167,11 @@ def _plain(value):
     return str(value)
 
 
+def _parameter_count(model) -> int:
+    """Number of parameters of a model (tied weights counted once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
 def model_shape(config) -> dict:
     """The shape fields of a BERT-family config (`SHAPE_FIELDS`)."""
     return {name: getattr(config, name) for name in SHAPE_FIELDS if getattr(config, name, None) is not None}
@@ -218,11 +219,13 @@ def _dataset_label(dataset) -> str | None:
     return label + (f" ({split})" if split else "")
 
 
-class ModelCardCallback(TrainerCallback):
+class ModelCardCallback(StudentCardHooks):
     """Gathers the facts of a distillation for the student's model card.
 
     Add it to a trainer (``DistillationTrainer(..., callbacks=[ModelCardCallback(...)])``); after training,
-    ``callback.facts`` holds what the card says and ``callback.write(output_dir)`` writes ``README.md``.
+    ``callback.facts`` holds what the card says and ``callback.write(output_dir)`` writes ``README.md``. It is the
+    trainer's card hooks (`hf_tinybert.distill.callbacks.StudentCardHooks`): ``trainer.create_model_card()`` and
+    ``trainer.push_to_hub()`` go through it, and a `DistillationTrainer` given none makes one (`for_trainer`).
 
     Args:
         teacher: the teacher model, or its Hub id / path. A model also gives the teacher's shape and size.
@@ -257,21 +260,26 @@ class ModelCardCallback(TrainerCallback):
         elif teacher is not None:
             self._record_teacher(teacher)
 
-    def _record_teacher(self, teacher) -> None:
-        from ..export.model_size import count_parameters
+    @classmethod
+    def for_trainer(cls, trainer) -> ModelCardCallback:
+        """The callback a `DistillationTrainer` given none adds (`DistillationTrainer.default_card_hooks`): with the
+        trainer's teacher, continuing the facts saved in the student's folder (e.g. its general-distillation stage)."""
+        student_path = getattr(unwrap(trainer.model), "name_or_path", "") or ""
+        facts_file = os.path.join(student_path, FACTS_FILE) if student_path else ""
+        facts = ModelCardFacts.load(facts_file) if os.path.isfile(facts_file) else None
+        return cls(trainer.teacher, facts=facts)
 
+    def _record_teacher(self, teacher) -> None:
         self.facts.teacher_shape = model_shape(teacher.config)
-        self.facts.teacher_parameters = count_parameters(teacher)
+        self.facts.teacher_parameters = _parameter_count(teacher)
         self.facts.teacher_id = self.facts.teacher_id or getattr(teacher, "name_or_path", None) or None
 
     def _record_student(self, model) -> None:
-        from ..export.model_size import count_parameters
-
         if model is None:
             return
         model = getattr(model, "module", model)  # DDP
         self.facts.student_shape = model_shape(model.config)
-        self.facts.student_parameters = count_parameters(model)
+        self.facts.student_parameters = _parameter_count(model)
         self.facts.architecture = type(model).__name__
 
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
@@ -343,6 +351,28 @@ class ModelCardCallback(TrainerCallback):
         self.facts.save(Path(output_dir) / FACTS_FILE)
         return path
 
+    def write_card(self, trainer, output_dir: str | os.PathLike, *, model_name=None, dataset=None, **kwargs) -> Path:
+        """`trainer.create_model_card(...)`: `write` the card, titled `model_name` and listing `dataset` (a Hub id
+        or several) when given; `Trainer.create_model_card`'s other arguments (language, tags, ...) are not used."""
+        if model_name:
+            self.facts.model_name = model_name
+        if dataset:
+            self.facts.datasets = [dataset] if isinstance(dataset, str) else list(dataset)
+        return self.write(output_dir)
+
+    def push(self, trainer, repo_id: str, *, commit_message: str | None = None, **kwargs):
+        """`trainer.push_to_hub(...)`: upload `trainer.args.output_dir` with `push_student` and these facts; the
+        keyword arguments are `push_student`'s (token, private, revision, endpoint, include_onnx, ...)."""
+        from .push import push_student
+
+        return push_student(
+            trainer.args.output_dir,
+            repo_id,
+            commit_message=commit_message or "Upload TinyBERT student with hf-tinybert",
+            facts=self.facts,
+            **kwargs,
+        )
+
 
 # --------------------------------------------------------------------------------------- rendering
 
@@ -375,12 +405,9 @@ def speedups_from_benchmark(path: str | os.PathLike) -> list[dict]:
 
 
 def _pipeline_of(architecture: str | None) -> tuple[str | None, str | None]:
-    if not architecture:
-        return None, None
-    for suffix, pair in ARCHITECTURE_PIPELINES.items():
-        if architecture.endswith(suffix):
-            return pair
-    return None, None
+    """(pipeline tag, Auto class name) of the student's class, from the head table; (None, None) when unknown."""
+    head = head_from_architecture(architecture) if architecture else None
+    return (head.pipeline_tag, head.auto_class_name) if head is not None else (None, None)
 
 
 def _hub_id(name: str | None) -> str | None:

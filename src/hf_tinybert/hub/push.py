@@ -196,9 +196,9 @@ def push_student(
     config = _check_student_folder(folder)
     token = _resolve_token(token)
     if include_onnx and not (folder / ONNX_FOLDER / "model.onnx").is_file():
-        from ..export.onnx import task_for_architecture
+        from ..export.onnx import onnx_head
 
-        task_for_architecture((config.get("architectures") or [None])[0])  # unsupported heads fail before uploading
+        onnx_head((config.get("architectures") or [None])[0])  # unsupported heads fail before uploading
 
     from huggingface_hub import HfApi
 

@@ -1,18 +1,20 @@
-"""TinyBERT configuration, models and checkpoint conversion."""
+"""TinyBERT configuration, models, the head table, student initialisation and in-memory checkpoint conversion.
+
+The bottom layer of the package: it imports nothing of `distill`, `hub`, `export`, `stages`, `demo` or `cli`.
+Writing a student folder with its distillation projections (`convert_original_checkpoint`, `save_sliced_student`,
+`save_student`) lives in `hf_tinybert.stages.students`.
+"""
 
 from .configuration_tinybert import TINYBERT_PRESETS, TinyBertConfig
 from .convert import (
-    DISTILL_PROJECTIONS_FILE,
+    OriginalCheckpoint,
     as_plain_bert,
-    convert_original_checkpoint,
-    init_student_from_teacher,
-    load_distill_projections,
+    load_bert_family_model,
     load_original_checkpoint,
-    save_distill_projections,
-    save_student,
-    select_teacher_layers,
     to_plain_bert,
 )
+from .heads import HEADS, Head, bert_head_of, head_from_architecture, head_of
+from .layer_map import LAYER_MAP_PRESETS, build_layer_map
 from .modeling_tinybert import (
     TinyBertForMaskedLM,
     TinyBertForQuestionAnswering,
@@ -21,11 +23,14 @@ from .modeling_tinybert import (
     TinyBertModel,
     TinyBertPreTrainedModel,
 )
-from .weight_selection import save_sliced_student, select_student_weights
+from .weight_selection import select_student_weights, select_teacher_layers
 
 __all__ = [
-    "DISTILL_PROJECTIONS_FILE",
+    "HEADS",
+    "LAYER_MAP_PRESETS",
     "TINYBERT_PRESETS",
+    "Head",
+    "OriginalCheckpoint",
     "TinyBertConfig",
     "TinyBertForMaskedLM",
     "TinyBertForQuestionAnswering",
@@ -34,14 +39,13 @@ __all__ = [
     "TinyBertModel",
     "TinyBertPreTrainedModel",
     "as_plain_bert",
-    "convert_original_checkpoint",
-    "init_student_from_teacher",
-    "load_distill_projections",
+    "bert_head_of",
+    "build_layer_map",
+    "head_from_architecture",
+    "head_of",
+    "load_bert_family_model",
     "load_original_checkpoint",
-    "save_distill_projections",
-    "save_sliced_student",
     "select_student_weights",
-    "save_student",
     "select_teacher_layers",
     "to_plain_bert",
 ]

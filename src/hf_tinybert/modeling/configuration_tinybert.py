@@ -35,9 +35,10 @@ class TinyBertConfig(BertConfig):
 
     Args:
         fit_size (`int`, defaults to 768):
-            Hidden size of the teacher the student is distilled from. The distillation trainer maps the
-            student's embeddings and hidden states to this size with learnable projections (W_e, W_h in
-            the paper) when it differs from `hidden_size`. The projections are not part of the model.
+            Hidden size of the teacher the student is made for, as recorded by `from_preset(name, teacher_config)`,
+            checkpoint conversion and teacher weight selection: the width its distillation projections (W_e, W_h in
+            the paper, not part of the model) map to. `DistillationTrainer` maps to its teacher's actual hidden
+            size; when that differs from `fit_size` it warns before training and records the teacher's size here.
 
     Examples:
 

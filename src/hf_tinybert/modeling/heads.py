@@ -145,4 +145,19 @@ def head_of(model) -> Head:
     return HEADS["base"]
 
 
-__all__ = ["HEADS", "Head", "head_from_architecture", "head_of"]
+def bert_head_of(model) -> Head:
+    """The head of a BERT or TinyBERT model (TinyBERT's classes derive from BERT's).
+
+    Raises:
+        ValueError: for a model of another family or class (``BertForPreTraining`` included).
+    """
+    head = head_of(model)
+    if not isinstance(getattr(model, "module", model), head.bert_class):
+        valid = ", ".join(h.bert_class.__name__ for h in HEADS.values())
+        raise ValueError(
+            f"Expected a BERT-family model ({valid} or their TinyBERT versions); got {type(model).__name__}"
+        )
+    return head
+
+
+__all__ = ["HEADS", "Head", "bert_head_of", "head_from_architecture", "head_of"]

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from transformers import AutoTokenizer, Trainer, TrainingArguments
 from transformers.utils import logging
 
-from .finetune import data_collator_for, load_model_for_task
+from .models import load_model_for_task
 from .run_setup import save_run_arguments
-from .task_data import TaskDataArguments, describe, evaluate_on_task, load_task_data
+from .task_data import TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
 
 logger = logging.get_logger(__name__)
 

@@ -5,21 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from transformers import (
-    AutoConfig,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    DataCollatorWithPadding,
-    Trainer,
-    TrainingArguments,
-    default_data_collator,
-)
+from transformers import AutoTokenizer, Trainer, TrainingArguments
 from transformers.utils import logging
 
-from ..data import check_label_order
+from .models import load_model_for_task
 from .run_setup import prepare_output_dir, save_run_arguments
-from .task_data import TaskData, TaskDataArguments, describe, evaluate_on_task, load_task_data
+from .task_data import TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
 
 logger = logging.get_logger(__name__)
 
@@ -41,33 +32,6 @@ class FinetuneArguments:
     lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout."})
     lora_target_modules: str = field(default="query,value", metadata={"help": "Comma-separated modules LoRA adapts."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
-
-
-def load_model_for_task(path: str, data: TaskData):
-    """A model with the task's head (sequence classification or QA) and label names; checks label order."""
-    if data.kind == "question_answering":
-        return AutoModelForQuestionAnswering.from_pretrained(path)
-    config = AutoConfig.from_pretrained(path)
-    is_classifier = any(a.endswith("ForSequenceClassification") for a in config.architectures or [])
-    if not is_classifier:  # a bare encoder's default 2 labels say nothing: it gets a new head
-        return AutoModelForSequenceClassification.from_pretrained(path, **data.model_config_kwargs())
-    check_label_order(data.label_names, config)
-    if getattr(config, "num_labels", None) not in (None, data.num_labels):
-        raise ValueError(
-            f"{path} is a classifier with num_labels={config.num_labels}, but task {data.name!r} has "
-            f"{data.num_labels} labels"
-        )
-    return AutoModelForSequenceClassification.from_pretrained(path, **data.model_config_kwargs())
-
-
-def data_collator_for(data: TaskData, tokenizer, pad_to_length: int | None = None):
-    """SQuAD features are padded to max_length already; classification pads per batch, or to `pad_to_length` (the
-    official code's fixed-length batches, which `mask_padding=False` distillation needs)."""
-    if data.kind == "question_answering":
-        return default_data_collator
-    if pad_to_length is not None:
-        return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=pad_to_length)
-    return DataCollatorWithPadding(tokenizer)
 
 
 def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_args: TrainingArguments) -> dict:

@@ -4,11 +4,12 @@ the arguments of the run."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
+
+from ..utils import check_output_dir, write_json
 
 logger = logging.get_logger(__name__)
 
@@ -30,7 +31,8 @@ def prepare_output_dir(
         The checkpoint folder to pass to `Trainer.train(resume_from_checkpoint=...)`, or None.
 
     Raises:
-        FileExistsError: `output_dir` holds files, and neither `overwrite` nor a resume was asked for.
+        OutputExistsError: `output_dir` holds files, and neither `overwrite` nor a resume was asked for (a
+            `FileExistsError` and a `ValueError`).
         FileNotFoundError: a resume was asked for but there is no such checkpoint.
     """
     if resume_from_checkpoint in (True, "last", "true", "True"):
@@ -43,11 +45,7 @@ def prepare_output_dir(
         if not os.path.isdir(resume_from_checkpoint):
             raise FileNotFoundError(f"Checkpoint {resume_from_checkpoint} does not exist")
         return str(resume_from_checkpoint)
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise FileExistsError(
-            f"Output directory {output_dir} exists and is not empty. Pass --overwrite_output_dir to write into it, "
-            "or --resume_from_checkpoint last to continue its run."
-        )
+    check_output_dir(output_dir, overwrite, hint="or --resume_from_checkpoint last to continue its run")
     os.makedirs(output_dir, exist_ok=True)
     return None
 
@@ -61,6 +59,5 @@ def save_run_arguments(output_dir: str, *arguments) -> str:
         values = args.to_dict() if hasattr(args, "to_dict") else dataclasses.asdict(args)
         record[type(args).__name__] = {k: v for k, v in values.items() if not k.endswith("token")}
     path = os.path.join(output_dir, RUN_ARGUMENTS_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2, default=str)
+    write_json(path, record)
     return path

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from datasets import Dataset
+from transformers import DataCollatorWithPadding, default_data_collator
 from transformers.utils import logging
 
 from ..data import (
@@ -30,6 +31,7 @@ from ..data import (
     tokenize_glue,
 )
 from ..metrics import glue_compute_metrics, load_metric
+from ..modeling.heads import HEADS, Head
 
 logger = logging.get_logger(__name__)
 
@@ -136,9 +138,9 @@ class TaskData:
         return len(self.label_names) if self.label_names else 1
 
     @property
-    def head(self) -> str:
-        """The model head this task needs: 'question_answering' or 'sequence_classification'."""
-        return "question_answering" if self.kind == "question_answering" else "sequence_classification"
+    def head(self) -> Head:
+        """The model head this task needs: question answering or sequence classification (`HEADS`)."""
+        return HEADS["question-answering" if self.kind == "question_answering" else "sequence-classification"]
 
     def model_config_kwargs(self) -> dict[str, Any]:
         """`num_labels`, `id2label`, `label2id` (and `problem_type`) for a new model of this task."""
@@ -351,10 +353,28 @@ def evaluate_on_task(trainer, data: TaskData) -> dict[str, float]:
     return metrics
 
 
+def data_collator_for(data: TaskData, tokenizer, pad_to_length: int | None = None):
+    """SQuAD features are padded to max_length already; classification pads per batch, or to `pad_to_length` (the
+    official code's fixed-length batches, which `mask_padding=False` distillation needs)."""
+    if data.kind == "question_answering":
+        return default_data_collator
+    if pad_to_length is not None:
+        return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=pad_to_length)
+    return DataCollatorWithPadding(tokenizer)
+
+
 def describe(data: TaskData) -> str:
     sizes = ", ".join(f"{k}={len(v)}" for k, v in data.eval_sets.items())
     train = "none" if data.train is None else len(data.train)
     return f"task {data.name} ({data.kind}): train={train}, {sizes}"
 
 
-__all__ = ["SQUAD_TASKS", "TaskData", "TaskDataArguments", "describe", "evaluate_on_task", "load_task_data"]
+__all__ = [
+    "SQUAD_TASKS",
+    "TaskData",
+    "TaskDataArguments",
+    "data_collator_for",
+    "describe",
+    "evaluate_on_task",
+    "load_task_data",
+]

@@ -16,11 +16,9 @@ from transformers.utils import logging
 
 from ..data import check_label_order
 from ..distill import DistillationArguments, DistillationTrainer
-from ..distill.trainer import HEAD_AUTO_CLASSES
-from ..modeling import TINYBERT_PRESETS, TinyBertConfig, TinyBertForQuestionAnswering, TinyBertForSequenceClassification
-from .finetune import data_collator_for
+from ..modeling import TINYBERT_PRESETS, TinyBertConfig
 from .run_setup import prepare_output_dir, save_run_arguments
-from .task_data import TaskData, TaskDataArguments, describe, evaluate_on_task, load_task_data
+from .task_data import TaskData, TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
 
 logger = logging.get_logger(__name__)
 
@@ -57,15 +55,14 @@ class TaskDistillArguments:
 
 def load_student(student_model: str, data: TaskData, teacher_config):
     """The student with the task's head: from a folder (a general-distillation student gets a new head) or a preset."""
-    cls = TinyBertForQuestionAnswering if data.kind == "question_answering" else TinyBertForSequenceClassification
     labels = data.model_config_kwargs()
     if student_model in TINYBERT_PRESETS:
-        return cls(TinyBertConfig.from_preset(student_model, teacher_config, **labels))
-    return HEAD_AUTO_CLASSES[data.head].from_pretrained(student_model, **labels)
+        return data.head.tinybert_class(TinyBertConfig.from_preset(student_model, teacher_config, **labels))
+    return data.head.auto_class.from_pretrained(student_model, **labels)
 
 
 def load_teacher(teacher_model: str, data: TaskData):
-    teacher = HEAD_AUTO_CLASSES[data.head].from_pretrained(teacher_model)
+    teacher = data.head.auto_class.from_pretrained(teacher_model)
     if data.kind != "question_answering":
         check_label_order(data.label_names, teacher.config)
         if teacher.config.num_labels != data.num_labels:
@@ -174,7 +171,7 @@ def task_distill(
                     json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
             if training_args.world_size > 1:
                 torch.distributed.barrier()  # the other ranks load the intermediate student rank 0 just saved
-        student = HEAD_AUTO_CLASSES[data.head].from_pretrained(intermediate_dir)
+        student = data.head.auto_class.from_pretrained(intermediate_dir)
         # Paper: keep the best dev checkpoint of the prediction step.
         per_epoch = training_args.eval_strategy == "no"
         step_args = dataclasses.replace(
