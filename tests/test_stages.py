@@ -307,6 +307,7 @@ def test_task_distill_resumes_the_prediction_step(tmp_path, finetuned_teacher, g
         "steps",
         "--save_steps",
         "5",
+        "--keep_checkpoints",  # a finished run keeps its checkpoints only when asked (to extend it later)
     ]
     assert cli_main([*base, "--max_steps", "5"]) == 0
     assert (out / "checkpoint-5").is_dir()
@@ -468,3 +469,50 @@ def test_a_mistyped_task_gets_a_suggestion(tmp_path):
         ["finetune", "--model_name_or_path", "m", "--task", "sst-2", "--output_dir", str(tmp_path)],
     )
     assert "valid tasks are:" in line
+
+
+# ---- a user's first hour: refusals before training, warnings, what a finished run leaves
+
+
+def test_a_pretrained_encoder_is_refused_as_the_task_teacher(tmp_path, teacher_base, glue_dir, capsys):
+    """Its classifier would be newly initialised: the student would learn random logits."""
+    argv = ["task-distill", "--teacher_model", str(teacher_base), "--student_model", "tinybert-4l-312d"]
+    argv += ["--task_name", "sst2", "--data_dir", str(glue_dir), "--output_dir", str(tmp_path / "o"), *COMMON]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    err = err.splitlines()[-1]  # (after the tokenizing progress bars) one line
+    assert err.startswith("hf-tinybert task-distill: error: The teacher")
+    assert "classifier.weight" in err and "fine-tune it first: hf-tinybert finetune" in err
+    assert f"--model_name_or_path {teacher_base} --task sst2" in err
+    assert not (tmp_path / "o" / "model.safetensors").exists()
+
+
+def test_a_random_preset_student_on_a_cpu_is_warned_about_once():
+    from transformers.testing_utils import CaptureLogger
+
+    from hf_tinybert.stages import run_setup
+
+    with CaptureLogger(run_setup.logger) as captured:
+        run_setup.warn_if_random_student_on_cpu("tinybert-4l-312d", ["tinybert-4l-312d"], torch.device("cpu"))
+        run_setup.warn_if_random_student_on_cpu("tinybert-4l-312d", ["tinybert-4l-312d"], torch.device("cpu"))
+        run_setup.warn_if_random_student_on_cpu("runs/general", ["tinybert-4l-312d"], torch.device("cpu"))
+    assert captured.out.count("starts from random weights") == 1
+    assert "hf-tinybert convert from-teacher TEACHER --preset tinybert-4l-312d" in captured.out
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_finished_run_keeps_its_final_model_and_a_loss_plot(tmp_path, finetuned_teacher, glue_dir, capsys, keep):
+    out = tmp_path / "student"
+    student = _tiny_student_preset_folder(tmp_path, None)
+    argv = ["task-distill", "--teacher_model", str(finetuned_teacher), "--student_model", str(student)]
+    argv += ["--task_name", "sst2", "--data_dir", str(glue_dir), "--output_dir", str(out), "--max_seq_length", "16"]
+    argv += ["--intermediate_epochs", "1", "--prediction_epochs", "1", *COMMON, "--save_strategy", "epoch"]
+    assert cli_main(argv + (["--keep_checkpoints"] if keep else [])) == 0
+    checkpoints = sorted(p.name for p in [*out.glob("checkpoint-*"), *(out / "intermediate").glob("checkpoint-*")])
+    assert bool(checkpoints) == keep
+    assert (out / "model.safetensors").is_file() and (out / "intermediate" / "model.safetensors").is_file()
+    for folder in (out, out / "intermediate"):
+        assert (folder / "loss_curves.png").stat().st_size > 5_000
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"hf-tinybert task-distill: saved to {out}; eval_accuracy ")

@@ -116,11 +116,21 @@ def parse_arguments(
 
 
 def run_stage(stage, dataclass_types, argv: list[str], prog: str, doc: str, **parse_options) -> int:
-    """Parse a stage command's flags (see `parse_arguments`), run `stage(*arguments, **owned flags)` and print its
-    metrics once (on the main process)."""
+    """Parse a stage command's flags (see `parse_arguments`), run `stage(*arguments, **owned flags)`, print its
+    metrics and a closing line (where the model went, its score) once, on the main process."""
     arguments = parse_arguments(dataclass_types, argv, prog, doc, **parse_options)
     owned = arguments.pop() if parse_options.get("command_options") is not None else {}
     metrics = stage(*arguments, **owned)
-    if arguments[-1].should_save:  # the TrainingArguments: once, on the main process
+    training = arguments[-1]  # the TrainingArguments
+    if training.should_save:  # once, on the main process
         print(json.dumps(metrics, indent=2))
+        print(f"{prog}: saved to {training.output_dir}{_score(metrics)}")
     return 0
+
+
+def _score(metrics: dict) -> str:
+    """`; eval_accuracy 0.8812` (the first evaluation metric, else the training loss) for the closing line."""
+    skipped = ("runtime", "per_second", "samples", "epoch", "loss")
+    scores = [(k, v) for k, v in metrics.items() if k.startswith("eval_") and not k.endswith(skipped)]
+    scores = scores or [(k, v) for k, v in metrics.items() if k in ("eval_loss", "train_loss")]
+    return next((f"; {k} {v:.4g}" for k, v in scores if isinstance(v, (int, float))), "")

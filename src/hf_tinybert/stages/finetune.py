@@ -9,7 +9,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments
 from transformers.utils import logging
 
 from .models import load_model_for_task
-from .run_setup import prepare_output_dir, save_run_arguments
+from .run_setup import KEEP_CHECKPOINTS_HELP, finish_run, prepare_output_dir, save_run_arguments
 from .task_data import TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
 
 logger = logging.get_logger(__name__)
@@ -32,6 +32,7 @@ class FinetuneArguments:
     lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout."})
     lora_target_modules: str = field(default="query,value", metadata={"help": "Comma-separated modules LoRA adapts."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
+    keep_checkpoints: bool = field(default=False, metadata={"help": KEEP_CHECKPOINTS_HELP})
 
 
 def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_args: TrainingArguments) -> dict:
@@ -86,4 +87,10 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
     trainer.save_state()
     if training_args.should_save:
         save_run_arguments(training_args.output_dir, args, data_args, training_args)
+    finish_run(
+        training_args.output_dir,
+        "fine-tuning",
+        keep_checkpoints=args.keep_checkpoints,
+        should_save=training_args.should_save,
+    )
     return metrics

@@ -13,7 +13,13 @@ from transformers.utils import logging
 from ..data import load_corpus, pack_corpus
 from ..distill import DistillationArguments, DistillationTrainer
 from ..modeling import TINYBERT_PRESETS, TinyBertConfig, TinyBertForMaskedLM, TinyBertModel
-from .run_setup import prepare_output_dir, save_run_arguments
+from .run_setup import (
+    KEEP_CHECKPOINTS_HELP,
+    finish_run,
+    prepare_output_dir,
+    save_run_arguments,
+    warn_if_random_student_on_cpu,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -51,6 +57,7 @@ class GeneralDistillArguments:
     )
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked with --mlm."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
+    keep_checkpoints: bool = field(default=False, metadata={"help": KEEP_CHECKPOINTS_HELP})
 
 
 def build_student(student_model: str, teacher_config, mlm: bool):
@@ -77,6 +84,7 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
     tokenizer = AutoTokenizer.from_pretrained(args.teacher_model)
     teacher = AutoModel.from_pretrained(args.teacher_model)
     student = build_student(args.student_model, teacher.config, args.mlm)
+    warn_if_random_student_on_cpu(args.student_model, TINYBERT_PRESETS, training_args.device)
 
     sources = [s.strip() for s in args.corpus.split(",") if s.strip()]
     documents = load_corpus(
@@ -111,4 +119,10 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
     trainer.create_model_card()
     if training_args.should_save:
         save_run_arguments(training_args.output_dir, args, training_args)
+    finish_run(
+        training_args.output_dir,
+        "general distillation",
+        keep_checkpoints=args.keep_checkpoints,
+        should_save=training_args.should_save,
+    )
     return result.metrics

@@ -1,5 +1,6 @@
-"""What every stage does around training: guard the output folder, find the checkpoint to resume, record
-the arguments of the run."""
+"""What every stage does around training: guard the output folder, find the checkpoint to resume, warn about a
+student that cannot learn here, record the arguments of the run, and leave a finished run tidy (the final model
+and a loss-curve plot, not every checkpoint)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ import os
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
+from ..plots import plot_loss_curves
 from ..utils import check_output_dir, write_json
+from .pipeline import remove_checkpoints
 
 logger = logging.get_logger(__name__)
 
 RUN_ARGUMENTS_FILE = "run_arguments.json"
+LOSS_CURVES_FILE = "loss_curves.png"
+KEEP_CHECKPOINTS_HELP = (
+    "Keep the checkpoint-N folders of a finished run (by default a finished run keeps only its final model: the "
+    "checkpoints serve to resume an unfinished one)."
+)
 
 
 def prepare_output_dir(
@@ -61,3 +69,29 @@ def save_run_arguments(output_dir: str, *arguments) -> str:
     path = os.path.join(output_dir, RUN_ARGUMENTS_FILE)
     write_json(path, record)
     return path
+
+
+def warn_if_random_student_on_cpu(student_model: str, presets, device) -> None:
+    """Warn (once) that a student built from a preset starts from random weights, which on a CPU cannot learn."""
+    if student_model in presets and getattr(device, "type", str(device)) == "cpu":
+        logger.warning_once(
+            f"The student {student_model!r} is a preset: it starts from random weights, and a random student needs "
+            "GPU-days of general distillation before it can learn a task; on a CPU it stays at chance. Start from a "
+            f"slice of the teacher instead (hf-tinybert convert from-teacher TEACHER --preset {student_model} "
+            "--output_dir student-init, then --student_model student-init) or from a general-distillation output."
+        )
+
+
+def finish_run(output_dir: str, title: str, *, keep_checkpoints: bool = False, should_save: bool = True) -> None:
+    """Leave a finished run tidy: remove its `checkpoint-N` folders (unless `keep_checkpoints`) and draw its loss
+    curves into `output_dir/loss_curves.png` (when matplotlib is installed)."""
+    if not should_save:
+        return
+    if not keep_checkpoints:
+        remove_checkpoints(output_dir)
+    try:
+        plot_loss_curves({title: output_dir}, os.path.join(output_dir, LOSS_CURVES_FILE))
+    except ImportError:
+        logger.info(f"matplotlib is not installed, so {output_dir} gets no {LOSS_CURVES_FILE}")
+    except FileNotFoundError:  # no trainer_state.json: nothing was logged
+        pass

@@ -57,8 +57,9 @@ class TaskDataArguments:
 
     task: str = field(
         metadata={
+            "aliases": ["--task_name"],
             "help": f"A GLUE task ({', '.join(GLUE_TASKS)}), 'squad' / 'squad_v2', or 'custom' for your own "
-            "CSV/JSON/TSV files (--train_file, --validation_file, --text_columns, --class_names)."
+            "CSV/JSON/TSV files (--train_file, --validation_file, --text_columns, --class_names).",
         }
     )
     data_dir: str | None = field(

@@ -17,7 +17,13 @@ from transformers.utils import logging
 from ..data import check_label_order
 from ..distill import DistillationArguments, DistillationTrainer
 from ..modeling import TINYBERT_PRESETS, TinyBertConfig
-from .run_setup import prepare_output_dir, save_run_arguments
+from .run_setup import (
+    KEEP_CHECKPOINTS_HELP,
+    finish_run,
+    prepare_output_dir,
+    save_run_arguments,
+    warn_if_random_student_on_cpu,
+)
 from .task_data import TaskData, TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
 
 logger = logging.get_logger(__name__)
@@ -51,6 +57,7 @@ class TaskDistillArguments:
         default=3e-5, metadata={"help": "--stage both: learning rate of the prediction-layer step (paper: 1e-5..3e-5)."}
     )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
+    keep_checkpoints: bool = field(default=False, metadata={"help": KEEP_CHECKPOINTS_HELP})
 
 
 def load_student(student_model: str, data: TaskData, teacher_config):
@@ -62,7 +69,18 @@ def load_student(student_model: str, data: TaskData, teacher_config):
 
 
 def load_teacher(teacher_model: str, data: TaskData):
-    teacher = data.head.auto_class.from_pretrained(teacher_model)
+    """The fine-tuned teacher with the task's head; refused when that head would be newly initialised (a pre-trained
+    encoder is not a task teacher: its random classifier's logits would be what the student learns)."""
+    teacher, loading = data.head.auto_class.from_pretrained(teacher_model, output_loading_info=True)
+    module = data.head.module
+    new_head = [k for k in loading.get("missing_keys", ()) if module and k.split(".")[0] == module]
+    if new_head:
+        task = f"--task {data.name}" if data.name != "custom" else "--train_file ... --validation_file ..."
+        raise ValueError(
+            f"The teacher {teacher_model} has no trained {data.head.name} head ({', '.join(sorted(new_head))} would be "
+            f"newly initialised), so the student would learn random logits: fine-tune it first: hf-tinybert finetune "
+            f"--model_name_or_path {teacher_model} {task} --output_dir runs/teacher, then --teacher_model runs/teacher"
+        )
     if data.kind != "question_answering":
         check_label_order(data.label_names, teacher.config)
         if teacher.config.num_labels != data.num_labels:
@@ -136,6 +154,7 @@ def task_distill(
     logger.info(describe(data))
     teacher = load_teacher(args.teacher_model, data)
     student = load_student(args.student_model, data, teacher.config)
+    warn_if_random_student_on_cpu(args.student_model, TINYBERT_PRESETS, training_args.device)
 
     if stage in ("intermediate", "prediction", "joint"):
         step_args = dataclasses.replace(training_args, stage=stage)
@@ -200,4 +219,10 @@ def task_distill(
     trainer.create_model_card()
     if training_args.should_save:
         save_run_arguments(output_dir, args, data_args, training_args)
+    for folder, title in (
+        (os.path.join(output_dir, "intermediate"), "task distillation: intermediate layers"),
+        (output_dir, f"task distillation ({stage})"),
+    ):
+        if os.path.isdir(folder):
+            finish_run(folder, title, keep_checkpoints=args.keep_checkpoints, should_save=training_args.should_save)
     return metrics
