@@ -285,8 +285,18 @@ def test_distillation_trainer_push_to_hub_uploads_student_and_card(tmp_path, tin
         disable_tqdm=True,
         stage="joint",
     )
+
+    def accuracy(prediction):
+        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
     trainer = DistillationTrainer(
-        student, args, teacher_model=teacher, train_dataset=data, eval_dataset=data, processing_class=tokenizer
+        student,
+        args,
+        teacher_model=teacher,
+        train_dataset=data,
+        eval_dataset=data,
+        processing_class=tokenizer,
+        compute_metrics=accuracy,
     )
     trainer.train()
     trainer.evaluate()
@@ -303,4 +313,6 @@ def test_distillation_trainer_push_to_hub_uploads_student_and_card(tmp_path, tin
     assert not any("projections" in name for name in files)  # the projections stay home
     card = files["README.md"].decode()
     assert "model-index" in card and "local/tiny" in card and TOKEN not in card
+    index = card.split("model-index")[1].split("---")[0]
+    assert "accuracy" in index and "loss" not in index  # the loss components describe the run, not the model
     assert "Stage 1: joint" in card and "`uniform`" in card  # the stage and its layer map

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import tiny_student_config, tiny_teacher_config
 from huggingface_hub import ModelCard
-from transformers import BertForSequenceClassification, DataCollatorWithPadding, Trainer
+from transformers import BertForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
 
 from hf_tinybert import DistillationArguments, TinyBertForSequenceClassification
 from hf_tinybert.export.benchmark import BenchmarkReport, BenchmarkRow, write_report
@@ -99,8 +99,14 @@ def test_callback_gathers_stages(two_stage_facts):
     facts = callback.facts
     assert [s["stage"] for s in facts.stages] == ["intermediate", "prediction"]
     first = facts.stages[0]
-    assert first["distillation"]["layer_map"] == "1,2" and first["distillation"]["temperature"] == 2.0
-    assert first["distillation"]["attention_loss_weight"] == 1.0
+    # each stage shows the settings it uses: no temperature for the intermediate layers, no layer map for predictions
+    second = facts.stages[1]["distillation"]
+    assert first["distillation"]["layer_map"] == "1,2" and "temperature" not in first["distillation"]
+    assert (
+        first["distillation"]["attention_loss_weight"] == 1.0 and "prediction_loss_weight" not in first["distillation"]
+    )
+    assert second["temperature"] == 2.0 and "layer_map" not in second and "attention_loss_weight" not in second
+    assert first["distillation"]["mask_padding"] == second["mask_padding"]  # the settings every stage uses
     assert first["hyperparameters"]["learning_rate"] == 5e-5 and first["hyperparameters"]["max_steps"] == 3
     assert first["hyperparameters"]["total_train_batch_size"] == 4
     assert first["training"]["steps"] == 3 and "train_loss" in first["training"]
@@ -136,6 +142,7 @@ def test_card_has_hub_metadata_and_sections(two_stage_facts, tmp_path):
     text = card.text
     assert "### Stage 1: intermediate" in text and "### Stage 2: prediction" in text
     assert "| layer_map | `1,2` |" in text and "| temperature | `2.0` |" in text
+    assert text.index("| layer_map |") < text.index("### Stage 2") < text.index("| temperature |")
     assert 'AutoModelForSequenceClassification.from_pretrained("me/tiny-sst2", trust_remote_code=True)' in text
     assert 'pipeline("text-classification", model="me/tiny-sst2", trust_remote_code=True)' in text
     assert "augment_num `20`" in text
@@ -188,7 +195,8 @@ def test_minimal_facts_and_variants(tmp_path):
 
 def test_local_teacher_path_is_not_a_base_model(tmp_path):
     card = ModelCard.load(write_model_card(tmp_path, {"teacher_id": str(tmp_path), "model_name": "m"}))
-    assert card.data.base_model is None and f"| model | m | {tmp_path} |" in card.text
+    assert card.data.base_model is None and "| model | m | a local model |" in card.text
+    assert "distilled from a local model" in card.text and "huggingface.co//" not in card.text
 
 
 def test_bad_facts(tmp_path):
@@ -212,3 +220,66 @@ def test_one_template(tmp_path):
     linked = REPO_ROOT / "model_cards" / "tinybert_student.md"
     assert linked.resolve() == TEMPLATE_PATH.resolve()
     assert TEMPLATE_PATH.read_text().startswith("---\n{{ card_data }}\n---")
+
+
+def test_card_metadata_holds_only_hub_names_and_given_licenses(tmp_path):
+    """datasets: only Hub ids (a local corpus file is named in the text); no license or language unless given or
+    inherited from the teacher's card; enum settings as their strings; model-index round-trips through
+    huggingface_hub's own parser (`metadata_eval_result`)."""
+    from huggingface_hub import metadata_eval_result, metadata_load
+    from transformers.trainer_utils import SchedulerType
+
+    from hf_tinybert.hub.card import hyperparameters_of
+
+    facts = {
+        "model_name": "m",
+        "teacher_id": "google-bert/bert-base-uncased",
+        "architecture": "TinyBertForSequenceClassification",
+        "datasets": ["wiki.valid.tokens", "nyu-mll/glue", str(tmp_path)],
+        "eval_dataset": {"id": "nyu-mll/glue", "name": "GLUE SST2", "config": "sst2", "split": "validation"},
+        "eval_results": {"accuracy": 0.75},
+        "stages": [{"stage": "general", "train_datasets": ["local file wiki.valid.tokens"], "distillation": {}}],
+    }
+    metadata = metadata_load(write_model_card(tmp_path / "card", facts))
+    assert metadata["datasets"] == ["nyu-mll/glue"] and metadata["base_model"] == "google-bert/bert-base-uncased"
+    assert "license" not in metadata and "language" not in metadata
+    expected = metadata_eval_result(
+        model_pretty_name="m",
+        task_pretty_name="text-classification",
+        task_id="text-classification",
+        metrics_pretty_name="accuracy",
+        metrics_id="accuracy",
+        metrics_value=0.75,
+        dataset_pretty_name="GLUE SST2",
+        dataset_id="nyu-mll/glue",
+        metrics_config=None,
+        dataset_config="sst2",
+        dataset_split="validation",
+    )
+    assert metadata["model-index"][0]["results"][0]["metrics"][0]["value"] == 0.75
+    assert metadata["model-index"][0]["results"][0]["dataset"] == expected["model-index"][0]["results"][0]["dataset"]
+    text = (tmp_path / "card" / "README.md").read_text()
+    assert "local file wiki.valid.tokens" in text and str(tmp_path) not in metadata.get("datasets", [])
+
+    # license and language are inherited from a local teacher's card, never assumed
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    (teacher / "README.md").write_text("---\nlicense: mit\nlanguage: de\n---\n# teacher\n")
+    callback = ModelCardCallback(teacher=None)
+    callback.facts.teacher_id = str(teacher)
+
+    class Teacher:  # what `_record_teacher` reads
+        config = tiny_teacher_config()
+        name_or_path = str(teacher)
+
+        @staticmethod
+        def parameters():
+            return []
+
+    callback._record_teacher(Teacher())
+    assert (callback.facts.license, callback.facts.language) == ("mit", "de")
+
+    args = TrainingArguments(output_dir=str(tmp_path / "o"), lr_scheduler_type=SchedulerType.LINEAR, report_to="none")
+    hyper = hyperparameters_of(args)
+    assert hyper["lr_scheduler_type"] == "linear" and type(hyper["lr_scheduler_type"]) is str
+    assert type(hyper["optim"]) is str and not hyper["optim"].startswith("OptimizerNames")

@@ -15,6 +15,7 @@ whose names mention a token, password or secret are skipped.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 from dataclasses import dataclass, field
@@ -62,6 +63,27 @@ NON_RESULT_METRICS: tuple[str, ...] = (
     "epoch",
     "model_preparation_time",
 )
+# Distillation settings only some stages use (the others are shown by every stage: mask_padding, teacher_dtype, ...).
+INTERMEDIATE_SETTINGS: tuple[str, ...] = (
+    "layer_map",
+    "embedding_loss_weight",
+    "attention_loss_weight",
+    "hidden_loss_weight",
+    "projection",
+    "attention_loss",
+    "attention_head_average",
+    "equal_width_projection",
+    "load_projections",
+)
+PREDICTION_SETTINGS: tuple[str, ...] = ("prediction_loss_weight", "temperature", "scale_loss_by_t2")
+STAGE_SETTINGS: dict[str, tuple[str, ...]] = {  # stage -> the stage-specific settings it uses
+    "general": (*INTERMEDIATE_SETTINGS, "hard_label_loss_weight"),
+    "intermediate": INTERMEDIATE_SETTINGS,
+    "prediction": (*PREDICTION_SETTINGS, "hard_label_loss_weight"),
+    "joint": (*INTERMEDIATE_SETTINGS, *PREDICTION_SETTINGS, "hard_label_loss_weight"),
+}
+# `datasets` builders a Dataset built in memory or from local files reports: they name no dataset.
+PACKAGED_BUILDERS: frozenset[str] = frozenset({"generator", "json", "csv", "text", "parquet", "arrow", "pandas"})
 # Augmentation fields of DistillationArguments, whatever their final names.
 AUGMENTATION_MARKERS: tuple[str, ...] = ("augment", "glove", "candidate", "num_aug", "replace_prob", "p_t", "top_k")
 SHAPE_FIELDS: tuple[str, ...] = (
@@ -94,7 +116,8 @@ class ModelCardFacts:
         speedups: measured speed-ups (see `speedups_from_benchmark`).
         include_plain_bert / include_onnx: whether the repository has ``plain-bert/`` / ``onnx/`` folders.
         onnx_files: extra ONNX files in ``onnx/`` (``model_quantized.onnx``, ...).
-        language / license / tags: YAML metadata.
+        language / license / tags: YAML metadata; language and license only when given or inherited from the
+            teacher's card (never assumed).
     """
 
     model_name: str | None = None
@@ -114,8 +137,8 @@ class ModelCardFacts:
     include_plain_bert: bool = False
     include_onnx: bool = False
     onnx_files: list[str] = field(default_factory=list)
-    language: str | None = "en"
-    license: str | None = "apache-2.0"
+    language: str | None = None
+    license: str | None = None
     tags: list[str] = field(default_factory=lambda: ["tinybert", "knowledge-distillation", "hf-tinybert"])
 
     @classmethod
@@ -156,10 +179,10 @@ def _is_secret(name: str) -> bool:
 
 def _plain(value):
     """A JSON/YAML-friendly copy of an argument value (enums by value, tuples as lists, other objects as str)."""
+    if isinstance(value, enum.Enum):  # SchedulerType, OptimizerNames, ...: their strings (before `str`: they are str)
+        return value.value
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if hasattr(value, "value") and isinstance(value.value, (str, int)):  # enums such as SchedulerType
-        return value.value
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -211,7 +234,7 @@ def distillation_settings_of(args) -> dict:
 def _dataset_label(dataset) -> str | None:
     info = getattr(dataset, "info", None)
     name = getattr(info, "dataset_name", None) or getattr(info, "builder_name", None)
-    if not name:
+    if not name or name in PACKAGED_BUILDERS:  # data built in memory or read from local files: no name to give
         return None
     config = getattr(info, "config_name", None)
     split = getattr(dataset, "split", None)
@@ -270,9 +293,15 @@ class ModelCardCallback(StudentCardHooks):
         return cls(trainer.teacher, facts=facts)
 
     def _record_teacher(self, teacher) -> None:
+        """The teacher of the latest stage (a task-distilled student's card names its task teacher, not the general
+        one), its shape and size, and the license / language of its card when the card says them."""
         self.facts.teacher_shape = model_shape(teacher.config)
         self.facts.teacher_parameters = _parameter_count(teacher)
-        self.facts.teacher_id = self.facts.teacher_id or getattr(teacher, "name_or_path", None) or None
+        self.facts.teacher_id = getattr(teacher, "name_or_path", None) or self.facts.teacher_id
+        inherited = _card_metadata(self.facts.teacher_id)
+        for key in ("license", "language"):
+            if getattr(self.facts, key) is None and inherited.get(key):
+                setattr(self.facts, key, inherited[key])
 
     def _record_student(self, model) -> None:
         if model is None:
@@ -300,11 +329,15 @@ class ModelCardCallback(StudentCardHooks):
         ):
             self.facts.augmentation = augmentation
         label = _dataset_label(getattr(train_dataloader, "dataset", None)) if train_dataloader is not None else None
-        stage_name = settings.get("stage") or "distillation"
+        stage_name = str(settings.get("stage") or "distillation")
+        specific = {name for names in STAGE_SETTINGS.values() for name in names}
+        used = set(STAGE_SETTINGS.get(stage_name, specific))
         self.facts.stages.append(
             {
-                "stage": str(stage_name),
-                "distillation": {k: v for k, v in settings.items() if k != "stage"},
+                "stage": stage_name,
+                "distillation": {
+                    k: v for k, v in settings.items() if k != "stage" and (k not in specific or k in used)
+                },
                 "hyperparameters": hyperparameters_of(args),
                 "train_datasets": [label] if label else [],
                 "training": {},
@@ -317,7 +350,9 @@ class ModelCardCallback(StudentCardHooks):
         results = {}
         for key, value in (metrics or {}).items():
             name = key.split("_", 1)[1] if key.startswith(("eval_", "test_")) else key
-            if name in NON_RESULT_METRICS or not isinstance(value, (int, float)) or isinstance(value, bool):
+            if name in NON_RESULT_METRICS or name.startswith("loss") or not isinstance(value, (int, float)):
+                continue  # losses (loss_pred, ...) describe the run, not the model
+            if isinstance(value, bool):
                 continue
             results[name] = float(value)
         if not results:
@@ -423,6 +458,23 @@ def _hub_id(name: str | None) -> str | None:
     return name
 
 
+def _card_metadata(model: str | None) -> dict:
+    """The YAML metadata of a local model folder's README.md ({} when it has none)."""
+    if not model or not os.path.isfile(os.path.join(model, CARD_FILE)):
+        return {}
+    from huggingface_hub import metadata_load
+
+    try:
+        return metadata_load(os.path.join(model, CARD_FILE)) or {}
+    except Exception:  # a README without (valid) YAML says nothing  # noqa: BLE001
+        return {}
+
+
+def _hub_dataset_id(name: str) -> str | None:
+    """`name` when it can be a Hub dataset id: not a local path, no file suffix (``wiki.valid.tokens``)."""
+    return None if Path(name).suffix or os.path.exists(name) else _hub_id(name)
+
+
 def build_card_data(facts: ModelCardFacts):
     """The card's YAML metadata as `huggingface_hub.ModelCardData`, with ``model-index`` eval results."""
     from huggingface_hub import EvalResult, ModelCardData
@@ -455,7 +507,7 @@ def build_card_data(facts: ModelCardFacts):
         library_name="transformers",
         pipeline_tag=pipeline_tag,
         tags=list(facts.tags),
-        datasets=list(facts.datasets) or None,
+        datasets=[d for d in facts.datasets if _hub_dataset_id(d)] or None,
         base_model=_hub_id(facts.teacher_id),
         eval_results=eval_results,
     )
@@ -472,7 +524,12 @@ def render_model_card(facts: ModelCardFacts | dict, *, template_path: str | os.P
         raise FileNotFoundError(f"Model card template {str(template)!r} does not exist")
     pipeline_tag, auto_class = _pipeline_of(facts.architecture)
     values = facts.to_dict()
-    values.update(pipeline_tag=pipeline_tag, auto_class=auto_class, onnx_default_file="model.onnx")
+    values.update(
+        pipeline_tag=pipeline_tag,
+        auto_class=auto_class,
+        onnx_default_file="model.onnx",
+        teacher_hub_id=_hub_id(facts.teacher_id),  # linked; a local teacher is named "a local model", not linked
+    )
     card_data = build_card_data(facts)
     return ModelCard.from_template(card_data, template_path=os.fspath(template), **values)
 

@@ -115,7 +115,12 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
     trainer.save_model()
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
-    trainer.model_card_callback.facts.datasets.extend(os.path.basename(s) for s in sources)
+    facts = trainer.model_card_callback.facts  # Hub corpora go into the card's `datasets`, local files into its text
+    facts.datasets.extend(s for s in sources if not os.path.exists(s))
+    if facts.stages:
+        facts.stages[-1]["train_datasets"] = [
+            s if not os.path.exists(s) else f"local file {os.path.basename(s)}" for s in sources
+        ]
     trainer.create_model_card()
     if training_args.should_save:
         save_run_arguments(training_args.output_dir, args, training_args)

@@ -214,8 +214,10 @@ def task_distill(
     facts = trainer.model_card_callback.facts
     facts.eval_dataset = data.card_dataset()
     facts.datasets = list(dict.fromkeys([*facts.datasets, data.card_dataset()["id"]]))
-    if data_args.train_file:
-        facts.datasets.append(os.path.basename(data_args.train_file))
+    if data_args.train_file:  # a local file: named in the card's text, not in its `datasets`
+        train_data = f"local file {os.path.basename(data_args.train_file)} ({len(data.train)} examples)"
+        for recorded in facts.stages[-2 if stage == "both" else -1 :]:
+            recorded["train_datasets"] = [train_data]
     trainer.create_model_card()
     if training_args.should_save:
         save_run_arguments(output_dir, args, data_args, training_args)
