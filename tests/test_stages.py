@@ -502,17 +502,25 @@ def test_a_random_preset_student_on_a_cpu_is_warned_about_once():
 
 
 @pytest.mark.parametrize("keep", [False, True])
-def test_a_finished_run_keeps_its_final_model_and_a_loss_plot(tmp_path, finetuned_teacher, glue_dir, capsys, keep):
+def test_a_finished_run_keeps_its_final_model_and_a_loss_plot(
+    tmp_path, finetuned_teacher, glue_dir, capsys, recwarn, keep
+):
     out = tmp_path / "student"
     student = _tiny_student_preset_folder(tmp_path, None)
     argv = ["task-distill", "--teacher_model", str(finetuned_teacher), "--student_model", str(student)]
     argv += ["--task_name", "sst2", "--data_dir", str(glue_dir), "--output_dir", str(out), "--max_seq_length", "16"]
     argv += ["--intermediate_epochs", "1", "--prediction_epochs", "1", *COMMON, "--save_strategy", "epoch"]
+    # a CPU machine without --use_cpu (fp32 does not set it): the pin_memory warning must not come
+    argv = [a for a in argv if a != "--use_cpu"] + ["--disable_tqdm", "false", "--precision", "fp32"]
     assert cli_main(argv + (["--keep_checkpoints"] if keep else [])) == 0
+    captured = capsys.readouterr()
+    # each step's progress bar says which step it is; no pin_memory warning on a CPU
+    assert "step 1/2: intermediate layers" in captured.err and "step 2/2: predictions" in captured.err
+    assert not [w for w in recwarn if "pin_memory" in str(w.message)]
     checkpoints = sorted(p.name for p in [*out.glob("checkpoint-*"), *(out / "intermediate").glob("checkpoint-*")])
     assert bool(checkpoints) == keep
     assert (out / "model.safetensors").is_file() and (out / "intermediate" / "model.safetensors").is_file()
     for folder in (out, out / "intermediate"):
         assert (folder / "loss_curves.png").stat().st_size > 5_000
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    last = captured.out.strip().splitlines()[-1]
     assert last.startswith(f"hf-tinybert task-distill: saved to {out}; eval_accuracy ")

@@ -200,6 +200,8 @@ class PrecisionArguments(TrainingArguments):
 
     def __post_init__(self):
         decision = self.resolve_precision()
+        if self.dataloader_pin_memory and device_type(self.use_cpu) == "cpu":
+            self.dataloader_pin_memory = False  # nothing to pin for; torch would warn once per data loader
         super().__post_init__()
         if decision is not None:
             self.precision_decision = decision.describe()

@@ -46,7 +46,9 @@ class GeneralDistillArguments:
     corpus_config: str | None = field(default=None, metadata={"help": "Hub corpus configuration name."})
     text_column: str = field(default="text", metadata={"help": "Text field of JSON-lines files / Hub datasets."})
     streaming: bool = field(default=False, metadata={"help": "Read the corpus lazily (needs --max_steps)."})
-    max_documents: int | None = field(default=None, metadata={"help": "Use only the first N documents."})
+    max_documents: int | None = field(
+        default=None, metadata={"aliases": ["--max_train_samples"], "help": "Use only the first N documents."}
+    )
     max_seq_length: int = field(default=128, metadata={"help": "Length of the packed training sequences (paper: 128)."})
     mlm: bool = field(
         default=False,

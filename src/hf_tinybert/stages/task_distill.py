@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import AutoTokenizer
+from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
@@ -91,12 +92,36 @@ def load_teacher(teacher_model: str, data: TaskData):
     return teacher
 
 
+class NamedProgressCallback(ProgressCallback):
+    """Trainer's progress bar with a name: `--stage both` shows which of its two steps is running."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)
+        if self.training_bar is not None:
+            self.training_bar.set_description(self.name)
+
+
+STEP_NAMES = {"intermediate": "step 1/2: intermediate layers", "prediction": "step 2/2: predictions"}
+
+
 def _last_checkpoint(folder: str) -> str | None:
     return get_last_checkpoint(folder) if os.path.isdir(folder) else None
 
 
 def _run_step(
-    student, teacher, tokenizer, data: TaskData, args: DistillationArguments, checkpoint, evaluate: bool, max_length
+    student,
+    teacher,
+    tokenizer,
+    data: TaskData,
+    args: DistillationArguments,
+    checkpoint,
+    evaluate: bool,
+    max_length,
+    name: str | None = None,
 ):
     first_eval = next(iter(data.eval_sets))
     # mask_padding=False is the official code's averaging over padded positions: pad every batch to one length
@@ -111,6 +136,8 @@ def _run_step(
         data_collator=data_collator_for(data, tokenizer, pad_to_length),
         compute_metrics=data.compute_metrics(first_eval) if evaluate else None,
     )
+    if name and trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(NamedProgressCallback(name))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     trainer.save_metrics("train", result.metrics)
@@ -184,7 +211,17 @@ def task_distill(
                 load_best_model_at_end=False,
             )
             step_checkpoint = _last_checkpoint(intermediate_dir) if resume else None
-            _run_step(student, teacher, tokenizer, data, step_args, step_checkpoint, False, data_args.max_seq_length)
+            _run_step(
+                student,
+                teacher,
+                tokenizer,
+                data,
+                step_args,
+                step_checkpoint,
+                False,
+                data_args.max_seq_length,
+                STEP_NAMES["intermediate"],
+            )
             if training_args.should_save:
                 with open(done_marker, "w", encoding="utf-8") as f:
                     json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
@@ -206,7 +243,15 @@ def task_distill(
         )
         step_checkpoint = _last_checkpoint(output_dir) if resume else None
         trainer = _run_step(
-            student, teacher, tokenizer, data, step_args, step_checkpoint, True, data_args.max_seq_length
+            student,
+            teacher,
+            tokenizer,
+            data,
+            step_args,
+            step_checkpoint,
+            True,
+            data_args.max_seq_length,
+            STEP_NAMES["prediction"],
         )
 
     metrics = evaluate_on_task(trainer, data)
