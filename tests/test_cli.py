@@ -69,3 +69,11 @@ def test_a_missing_argument_is_a_usage_error(argv, capsys):
 
 def test_unknown_command():
     assert main(["distill"]) == 2
+
+
+def test_evaluate_help_lists_evaluation_flags_only(capsys):
+    assert main(["evaluate", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--model_name_or_path" in text and "--per_device_eval_batch_size" in text and "--task_name" in text
+    for training_flag in ("--learning_rate", "--num_train_epochs", "--warmup_steps", "--gradient_accumulation_steps"):
+        assert training_flag not in text

@@ -121,8 +121,8 @@ def run_stage(stage, dataclass_types, argv: list[str], prog: str, doc: str, **pa
     arguments = parse_arguments(dataclass_types, argv, prog, doc, **parse_options)
     owned = arguments.pop() if parse_options.get("command_options") is not None else {}
     metrics = stage(*arguments, **owned)
-    training = arguments[-1]  # the TrainingArguments
-    if training.should_save:  # once, on the main process
+    training = arguments[-1]  # the TrainingArguments (or, for evaluate, what it builds them from)
+    if getattr(training, "should_save", True):  # once, on the main process
         print(json.dumps(metrics, indent=2))
         print(f"{prog}: saved to {training.output_dir}{_score(metrics)}")
     return 0
