@@ -406,3 +406,48 @@ def test_tokenized_dataset_feeds_a_model(tiny_tokenizer, cache_dir):
     with torch.no_grad():
         out = model(**batch)
     assert out.logits.shape == (4, 2) and torch.isfinite(out.loss)
+
+
+# ---- any `datasets` dataset (run_glue's --dataset_name / --dataset_config_name), from local folders
+
+
+def test_a_save_to_disk_folder_and_a_folder_of_csv_files_load_as_the_task(tmp_path, tiny_tokenizer):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    from hf_tinybert.stages import TaskDataArguments, load_task_data
+
+    # a save_to_disk folder whose ClassLabel names are in the other order than SST-2's: mapped by name
+    features = Features({"review": Value("string"), "label": ClassLabel(names=["positive", "negative"])})
+    rows = {"review": ["a good film", "an awful film", "great fun"], "label": [0, 1, 0]}
+    DatasetDict(
+        {"train": Dataset.from_dict(rows, features), "validation": Dataset.from_dict(rows, features)}
+    ).save_to_disk(tmp_path / "disk")
+    data = load_task_data(
+        TaskDataArguments(task="sst2", dataset_name=str(tmp_path / "disk"), text_columns="review", max_seq_length=16),
+        tiny_tokenizer,
+    )
+    assert data.train["labels"] == [1, 0, 1]  # SST-2: negative 0, positive 1
+
+    # a folder of CSV files with class names as labels, through datasets.load_dataset
+    (tmp_path / "csv").mkdir()
+    for split in ("train", "validation"):
+        (tmp_path / "csv" / f"{split}.csv").write_text("sentence,label\nnice,positive\nbad,negative\n")
+    args = TaskDataArguments(task="sst2", dataset_name=str(tmp_path / "csv"), max_seq_length=16)
+    assert load_task_data(args, tiny_tokenizer).eval_sets["validation"]["labels"] == [1, 0]
+
+    (tmp_path / "csv" / "train.csv").write_text("sentence,label\nnice,maybe\n")
+    with pytest.raises(ValueError, match="maybe"):
+        load_task_data(args, tiny_tokenizer)
+
+
+def test_dataset_name_flags_as_run_glue_spells_them():
+    from hf_tinybert.cli.arguments import parse_arguments
+    from hf_tinybert.stages import TaskDataArguments
+
+    (args,) = parse_arguments(
+        (TaskDataArguments,),
+        ["--task_name", "sst2", "--dataset_name", "nyu-mll/glue", "--dataset_config_name", "sst2"],
+        "x",
+        "",
+    )
+    assert (args.task, args.dataset_name, args.dataset_config_name) == ("sst2", "nyu-mll/glue", "sst2")

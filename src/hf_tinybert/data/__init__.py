@@ -10,6 +10,7 @@ from .glue import (
     get_glue_task,
     label_config_kwargs,
     load_glue,
+    load_task_dataset,
     tokenize_glue,
 )
 from .squad import (
@@ -41,6 +42,7 @@ __all__ = [
     "label_config_kwargs",
     "load_corpus",
     "load_glue",
+    "load_task_dataset",
     "load_squad",
     "pack_corpus",
     "postprocess_qa_predictions",

@@ -414,9 +414,14 @@ def _read_data_file(
     path: Path, task: GlueTask, text_columns: Sequence[str], label_column: str | None
 ) -> list[dict[str, Any]]:
     """Read a CSV/TSV/JSON/JSONL file with named text and label columns into rows of the task's columns."""
+    return _rows_of(_iter_records(path), path, task, text_columns, label_column)
+
+
+def _rows_of(records, path, task: GlueTask, text_columns: Sequence[str], label_column: str | None) -> list[dict]:
+    """(line or position, record) pairs with named text and label columns -> rows of the task's columns."""
     wanted = [*text_columns, *([label_column] if label_column is not None else [])]
     rows, bad_labels = [], set()
-    for idx, (number, record) in enumerate(_iter_records(path)):
+    for idx, (number, record) in enumerate(records):
         for column in wanted:
             if column not in record or record[column] is None:
                 raise ValueError(
@@ -440,6 +445,51 @@ def _read_data_file(
     if not rows:
         raise ValueError(f"{path} holds no records")
     return rows
+
+
+def load_task_dataset(
+    task: str | GlueTask,
+    name: str,
+    config: str | None = None,
+    *,
+    text_columns: Sequence[str] | None = None,
+    label_column: str | None = "label",
+) -> DatasetDict:
+    """Any `datasets` dataset as the task's columns (`run_glue`'s `--dataset_name` / `--dataset_config_name`).
+
+    Args:
+        task: the task (a GLUE name or a `GlueTask`); its label names decide the label ids.
+        name: a Hub dataset id, a folder of data files, or a `save_to_disk` folder.
+        config: the dataset's configuration name.
+        text_columns: the dataset's text column(s), in the task's order (default: the task's).
+        label_column: the dataset's label column: class names, ids or (`ClassLabel`) named ids.
+
+    Raises:
+        ValueError: a missing column, or labels outside the task's label set (naming them).
+    """
+    task = get_glue_task(task)
+    folder = Path(name)
+    if (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file():
+        loaded = datasets.load_from_disk(str(folder))
+    else:
+        loaded = datasets.load_dataset(name, config)
+    if isinstance(loaded, Dataset):
+        loaded = DatasetDict({"train": loaded})
+    text_columns = tuple(text_columns) if text_columns else task.text_columns
+    result = {}
+    for split, part in loaded.items():
+        label = part.features.get(label_column) if label_column else None
+        names = label.names if isinstance(label, ClassLabel) else None
+
+        def records(part=part, names=names):
+            for index, record in enumerate(part):
+                if names is not None and isinstance(record.get(label_column), int) and record[label_column] >= 0:
+                    record = {**record, label_column: names[record[label_column]]}  # the id's name
+                yield index + 1, record
+
+        rows = _rows_of(records(), f"{name} ({split})", task, text_columns, label_column)
+        result[split] = Dataset.from_list(rows, features=task.features())
+    return DatasetDict(result)
 
 
 def _task_signature(task: GlueTask) -> list[Any]:

@@ -23,6 +23,7 @@ from ..data import (
     get_glue_task,
     load_glue,
     load_squad,
+    load_task_dataset,
     postprocess_qa_predictions,
     prepare_squad_eval_features,
     prepare_squad_train_features,
@@ -62,6 +63,14 @@ class TaskDataArguments:
             "CSV/JSON/TSV files (--train_file, --validation_file, --text_columns, --class_names).",
         }
     )
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Any `datasets` dataset for the task: a Hub id, a folder of data files or a save_to_disk folder "
+            "(with --text_columns / --label_column when its columns are not the task's)."
+        },
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Configuration of --dataset_name."})
     data_dir: str | None = field(
         default=None,
         metadata={
@@ -204,6 +213,8 @@ def _custom_task(args: TaskDataArguments) -> GlueTask:
         names = tuple(n.strip() for n in args.class_names.split(",") if n.strip())
     else:
         source = args.train_file or args.validation_file
+        if source is None:
+            raise ValueError("task='custom' without --train_file/--validation_file needs --class_names (in label order)")
         names = tuple(sorted(_distinct_labels(source, args.label_column)))
         logger.warning(f"Custom task: label order taken from the sorted labels of {source}: {list(names)}")
     return GlueTask(name=CUSTOM_TASK, text_columns=columns, label_names=names)
@@ -294,11 +305,19 @@ def load_task_data(args: TaskDataArguments, tokenizer, *, need_train: bool = Tru
 
     task = _custom_task(args) if args.task == CUSTOM_TASK else get_glue_task(args.task)
     files = {}
+    if args.dataset_name:
+        text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()] if args.text_columns else None
+        loaded = load_task_dataset(
+            task, args.dataset_name, args.dataset_config_name, text_columns=text_columns, label_column=args.label_column
+        )
+        files = {"dataset": args.dataset_name}  # loaded: skip the file and folder loaders below
     if args.train_file and need_train:
         files["train"] = args.train_file
     if args.validation_file:
         files["validation"] = args.validation_file
-    if files:
+    if args.dataset_name:
+        pass
+    elif files:
         text_columns = None
         if args.text_columns:
             text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
