@@ -633,7 +633,7 @@ def run_demo(
 
     Args:
         output_dir: the demo folder (created if needed); a demo folder of the same mode is resumed.
-        quick: the small version that CI runs (measured: about 2 minutes on 2 shared CPU cores; full: about 6).
+        quick: the short version that CI runs (run times measured: docs/demo.md; each run's are in its summary).
         overwrite: write into a non-empty folder that is not a demo folder of this mode, after deleting the
             demo's own entries in it (`DEMO_ENTRIES`); other files are left alone.
         precision: `auto` (bf16 where the device runs it fast), `fp32`, `bf16` or `fp16`, for every training step.

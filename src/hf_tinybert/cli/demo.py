@@ -7,7 +7,8 @@ the `demo` extra (pip install 'hf-tinybert[demo]'). Steps: split the data (fixed
 the teacher, general distillation of a tinybert-4l-312d student (initialised as a slice of the teacher) on the
 article text, data augmentation, task distillation (intermediate layers, then predictions), evaluation, ONNX
 export (fp32 + int8), speed benchmark, model card, plots; then a summary table (summary.md, summary.json).
-Measured on 2 shared CPU cores: about 6 minutes; --quick about 2 (less data, shorter schedules).
+Its run time is measured in docs/demo.md (from the demo's own summary.md, which every run writes); --quick is
+the short version CI runs (less data, shorter schedules).
 
 The output folder is ready to publish: `hf-tinybert push OUTPUT_DIR/student --repo_id NAME --include_onnx`.
 Each step writes its own subfolder and is skipped when done, so running the same command again continues an
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output_dir", default=DEFAULT_OUTPUT_DIR, help=f"the demo folder (default: ./{DEFAULT_OUTPUT_DIR})"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="the small version that CI runs (about 2 minutes on 2 CPU cores)"
+        "--quick", action="store_true", help="the short version that CI runs (less data, shorter schedules)"
     )
     parser.add_argument(
         "--overwrite",
