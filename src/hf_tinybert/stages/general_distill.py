@@ -13,13 +13,7 @@ from transformers.utils import logging
 from ..data import load_corpus, pack_corpus
 from ..distill import DistillationArguments, DistillationTrainer
 from ..modeling import TINYBERT_PRESETS, TinyBertConfig, TinyBertForMaskedLM, TinyBertModel
-from .run_setup import (
-    KEEP_CHECKPOINTS_HELP,
-    finish_run,
-    prepare_output_dir,
-    save_run_arguments,
-    warn_if_random_student_on_cpu,
-)
+from . import run_setup
 
 logger = logging.get_logger(__name__)
 
@@ -59,7 +53,7 @@ class GeneralDistillArguments:
     )
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked with --mlm."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Write into a non-empty --output_dir."})
-    keep_checkpoints: bool = field(default=False, metadata={"help": KEEP_CHECKPOINTS_HELP})
+    keep_checkpoints: bool = field(default=False, metadata={"help": run_setup.KEEP_CHECKPOINTS_HELP})
 
 
 def build_student(student_model: str, teacher_config, mlm: bool):
@@ -80,13 +74,13 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
         raise ValueError(f"general distillation runs stage='general', got stage={training_args.stage!r}")
     if args.mlm and training_args.hard_label_loss_weight == 0:
         training_args.hard_label_loss_weight = 1.0
-    checkpoint = prepare_output_dir(
+    checkpoint = run_setup.prepare_output_dir(
         training_args.output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint
     )
     tokenizer = AutoTokenizer.from_pretrained(args.teacher_model)
     teacher = AutoModel.from_pretrained(args.teacher_model)
     student = build_student(args.student_model, teacher.config, args.mlm)
-    warn_if_random_student_on_cpu(args.student_model, TINYBERT_PRESETS, training_args.device)
+    run_setup.warn_if_random_student_on_cpu(args.student_model, TINYBERT_PRESETS, training_args.device)
 
     sources = [s.strip() for s in args.corpus.split(",") if s.strip()]
     documents = load_corpus(
@@ -125,8 +119,8 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
         ]
     trainer.create_model_card()
     if training_args.should_save:
-        save_run_arguments(training_args.output_dir, args, training_args)
-    finish_run(
+        run_setup.save_run_arguments(training_args.output_dir, args, training_args)
+    run_setup.finish_run(
         training_args.output_dir,
         "general distillation",
         keep_checkpoints=args.keep_checkpoints,

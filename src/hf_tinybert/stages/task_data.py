@@ -214,7 +214,9 @@ def _custom_task(args: TaskDataArguments) -> GlueTask:
     else:
         source = args.train_file or args.validation_file
         if source is None:
-            raise ValueError("task='custom' without --train_file/--validation_file needs --class_names (in label order)")
+            raise ValueError(
+                "task='custom' without --train_file/--validation_file needs --class_names (in label order)"
+            )
         names = tuple(sorted(_distinct_labels(source, args.label_column)))
         logger.warning(f"Custom task: label order taken from the sorted labels of {source}: {list(names)}")
     return GlueTask(name=CUSTOM_TASK, text_columns=columns, label_names=names)

@@ -5,6 +5,7 @@ layer, each with its own epochs and learning rate, keeping the best dev checkpoi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -113,15 +114,7 @@ def _last_checkpoint(folder: str) -> str | None:
 
 
 def _run_step(
-    student,
-    teacher,
-    tokenizer,
-    data: TaskData,
-    args: DistillationArguments,
-    checkpoint,
-    evaluate: bool,
-    max_length,
-    name: str | None = None,
+    student, args: DistillationArguments, checkpoint, evaluate: bool, name=None, *, teacher, tokenizer, data, max_length
 ):
     first_eval = next(iter(data.eval_sets))
     # mask_padding=False is the official code's averaging over padded positions: pad every batch to one length
@@ -182,19 +175,13 @@ def task_distill(
     teacher = load_teacher(args.teacher_model, data)
     student = load_student(args.student_model, data, teacher.config)
     warn_if_random_student_on_cpu(args.student_model, TINYBERT_PRESETS, training_args.device)
+    run_step = functools.partial(
+        _run_step, teacher=teacher, tokenizer=tokenizer, data=data, max_length=data_args.max_seq_length
+    )
 
     if stage in ("intermediate", "prediction", "joint"):
         step_args = dataclasses.replace(training_args, stage=stage)
-        trainer = _run_step(
-            student,
-            teacher,
-            tokenizer,
-            data,
-            step_args,
-            checkpoint,
-            evaluate=stage != "intermediate",
-            max_length=data_args.max_seq_length,
-        )
+        trainer = run_step(student, step_args, checkpoint, stage != "intermediate")
     else:
         intermediate_dir = os.path.join(output_dir, "intermediate")
         done_marker = os.path.join(intermediate_dir, STEP_DONE_FILE)
@@ -211,17 +198,7 @@ def task_distill(
                 load_best_model_at_end=False,
             )
             step_checkpoint = _last_checkpoint(intermediate_dir) if resume else None
-            _run_step(
-                student,
-                teacher,
-                tokenizer,
-                data,
-                step_args,
-                step_checkpoint,
-                False,
-                data_args.max_seq_length,
-                STEP_NAMES["intermediate"],
-            )
+            run_step(student, step_args, step_checkpoint, False, STEP_NAMES["intermediate"])
             if training_args.should_save:
                 with open(done_marker, "w", encoding="utf-8") as f:
                     json.dump({"step": "intermediate", "epochs": args.intermediate_epochs}, f)
@@ -242,17 +219,7 @@ def task_distill(
             greater_is_better=True if training_args.metric_for_best_model is None else training_args.greater_is_better,
         )
         step_checkpoint = _last_checkpoint(output_dir) if resume else None
-        trainer = _run_step(
-            student,
-            teacher,
-            tokenizer,
-            data,
-            step_args,
-            step_checkpoint,
-            True,
-            data_args.max_seq_length,
-            STEP_NAMES["prediction"],
-        )
+        trainer = run_step(student, step_args, step_checkpoint, True, STEP_NAMES["prediction"])
 
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
