@@ -98,6 +98,20 @@ def finetuned_teacher(tmp_path_factory, teacher_base, glue_dir):
 
 
 @pytest.mark.slow
+def test_finetune_writes_a_model_card(finetuned_teacher):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(finetuned_teacher / "README.md")
+    assert card.data.base_model is None  # a local base model: named in the text, never linked
+    assert "is a local model fine-tuned with" in card.text and "## Fine-tuning" in card.text
+    assert "### Stage 1: fine-tuning" in card.text and "TinyBERT student" not in card.text
+    result = card.data.eval_results[0]
+    recorded = json.loads((finetuned_teacher / "eval_results.json").read_text())["eval_accuracy"]
+    assert (result.dataset_type, result.metric_type) == ("nyu-mll/glue", "accuracy")
+    assert result.metric_value == pytest.approx(recorded)
+    assert card.data.datasets == ["nyu-mll/glue"] and card.data.license is None
+
+
 def test_finetune_writes_model_metrics_and_arguments(finetuned_teacher):
     results = json.loads((finetuned_teacher / "eval_results.json").read_text())
     assert results["eval_accuracy"] >= 0.9  # the words give the label away

@@ -114,6 +114,8 @@ class ModelCardFacts:
         eval_dataset: ``{"id", "name", "config", "split"}`` of the data `eval_results` were measured on.
         eval_results: metric -> value of the last evaluation.
         speedups: measured speed-ups (see `speedups_from_benchmark`).
+        fine_tuned: a fine-tuned model (a teacher from `finetune`), not a distilled student; `teacher_id` is then
+            its base model.
         include_plain_bert / include_onnx: whether the repository has ``plain-bert/`` / ``onnx/`` folders.
         onnx_files: extra ONNX files in ``onnx/`` (``model_quantized.onnx``, ...).
         language / license / tags: YAML metadata; language and license only when given or inherited from the
@@ -134,6 +136,7 @@ class ModelCardFacts:
     eval_dataset: dict | None = None
     eval_results: dict[str, float] = field(default_factory=dict)
     speedups: list[dict] = field(default_factory=list)
+    fine_tuned: bool = False
     include_plain_bert: bool = False
     include_onnx: bool = False
     onnx_files: list[str] = field(default_factory=list)

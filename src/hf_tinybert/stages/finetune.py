@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from transformers import AutoTokenizer, Trainer, TrainingArguments
 from transformers.utils import logging
 
+from ..hub.card import ModelCardCallback, ModelCardFacts
 from .models import load_model_for_task
 from .run_setup import KEEP_CHECKPOINTS_HELP, finish_run, prepare_output_dir, save_run_arguments
 from .task_data import TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
@@ -62,6 +63,7 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
         )
         model = peft.get_peft_model(model, lora_config)
     first_eval = next(iter(data.eval_sets))
+    card = ModelCardCallback(facts=ModelCardFacts(teacher_id=args.model_name_or_path, fine_tuned=True))
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -70,6 +72,7 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
         processing_class=tokenizer,
         data_collator=data_collator_for(data, tokenizer),
         compute_metrics=data.compute_metrics(first_eval),
+        callbacks=[card],
     )
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_metrics("train", train_result.metrics)
@@ -87,6 +90,13 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
     trainer.save_state()
     if training_args.should_save:
         save_run_arguments(training_args.output_dir, args, data_args, training_args)
+        card.facts.eval_dataset = data.card_dataset()
+        card.facts.datasets = (
+            [data.card_dataset()["id"]] if not (data_args.train_file or data_args.dataset_name) else []
+        )
+        for stage in card.facts.stages:
+            stage["stage"] = "fine-tuning" + (" (LoRA, merged)" if args.lora else "")
+        card.write(training_args.output_dir)  # README.md: the base model, the data, the settings, the scores
     finish_run(
         training_args.output_dir,
         "fine-tuning",
