@@ -451,3 +451,11 @@ def test_dataset_name_flags_as_run_glue_spells_them():
         "",
     )
     assert (args.task, args.dataset_name, args.dataset_config_name) == ("sst2", "nyu-mll/glue", "sst2")
+    for flags in (["--text_columns", "q", "p"], ["--text_columns", "q,p"]):  # both list styles
+        (args,) = parse_arguments(
+            (TaskDataArguments,),
+            ["--task", "custom", "--dataset_name", "d", *flags, "--class_names", "a", "b"],
+            "x",
+            "",
+        )
+        assert (args.text_columns, args.class_names) == ("q,p", "a,b")

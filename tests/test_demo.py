@@ -202,8 +202,7 @@ def test_weight_selection_slices_heads_units_and_layers():
 
 def test_help():
     assert demo_cli.main(["--help"]) == 0
-    parser = demo_cli.build_parser()
-    assert parser.parse_args([]).output_dir == demo_cli.DEFAULT_OUTPUT_DIR
+    assert demo_cli.DemoArguments().output_dir == demo_cli.DEFAULT_OUTPUT_DIR
 
 
 @pytest.mark.slow

@@ -18,46 +18,44 @@ interrupted demo. A non-empty folder that is not a demo folder of the same mode 
 
 from __future__ import annotations
 
-import argparse
 import logging as py_logging
 import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import command
+from .arguments import parse_arguments
 
 DEFAULT_OUTPUT_DIR = "tinybert-demo"
 #: The loggers whose INFO lines the command shows: the demo's, and the step runner's (progress, thread choice).
 PROGRESS_LOGGERS = ("hf_tinybert.demo", "hf_tinybert.stages.pipeline")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `hf-tinybert demo`."""
-    parser = argparse.ArgumentParser(
-        prog="hf-tinybert demo",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+@dataclass
+class DemoArguments:
+    """What `hf-tinybert demo` runs, and where."""
+
+    output_dir: str = field(default=DEFAULT_OUTPUT_DIR, metadata={"help": "The demo folder."})
+    quick: bool = field(
+        default=False, metadata={"help": "The short version that CI runs (less data, shorter schedules)."}
     )
-    parser.add_argument(
-        "--output_dir", default=DEFAULT_OUTPUT_DIR, help=f"the demo folder (default: ./{DEFAULT_OUTPUT_DIR})"
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "aliases": ["--overwrite"],
+            "help": "Start again in a non-empty folder (deletes only the demo's own outputs in it).",
+        },
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="the short version that CI runs (less data, shorter schedules)"
-    )
-    parser.add_argument(
-        "--overwrite",
-        "--overwrite_output_dir",
-        action="store_true",
-        help="start again in a non-empty folder (deletes only the demo's own outputs in it)",
-    )
-    parser.add_argument(
-        "--precision",
+    precision: str = field(
         default="auto",
-        choices=["auto", "fp32", "bf16", "fp16"],
-        help="what training computes in; auto (default): bf16 where the device runs it fast, else fp32",
+        metadata={
+            "choices": ["auto", "fp32", "bf16", "fp16"],
+            "help": "What training computes in; auto: bf16 where the device runs it fast, else fp32.",
+        },
     )
-    parser.add_argument("--verbose", action="store_true", help="also show the warnings of transformers and datasets")
-    return parser
+    verbose: bool = field(default=False, metadata={"help": "Also show the warnings of transformers and datasets."})
 
 
 def _show_progress(verbose: bool) -> Callable[[], None]:
@@ -99,24 +97,20 @@ def _show_progress(verbose: bool) -> Callable[[], None]:
     return restore
 
 
-def main(argv: list[str] | None = None) -> int:
+@command("demo")
+def main(argv: list[str]) -> int:
     """Run `hf-tinybert demo`; returns the exit status (2 on bad input or missing packages)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
+    (args,) = parse_arguments((DemoArguments,), argv, "hf-tinybert demo", __doc__)
     start = time.perf_counter()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the demo needs nothing from the Hub: never wait for it
 
-    from hf_tinybert.demo import DemoDependencyError, run_demo, summary_markdown
+    from hf_tinybert.demo import run_demo, summary_markdown
 
     restore_logging = _show_progress(args.verbose)
     try:
-        summary = run_demo(args.output_dir, quick=args.quick, overwrite=args.overwrite, precision=args.precision)
-    except (DemoDependencyError, ValueError, FileNotFoundError) as err:
-        print(f"hf-tinybert demo: error: {err}", file=sys.stderr)
-        return 2
+        summary = run_demo(
+            args.output_dir, quick=args.quick, overwrite=args.overwrite_output_dir, precision=args.precision
+        )
     finally:
         restore_logging()
     print()
@@ -126,7 +120,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Publish the student: hf-tinybert push {os.path.join(folder, 'student')} --repo_id NAME --include_onnx")
     print(f"Total time of this command: {time.perf_counter() - start:.0f} s")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

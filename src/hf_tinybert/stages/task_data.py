@@ -88,14 +88,16 @@ class TaskDataArguments:
         default=None, metadata={"help": "Validation file in the same format as --train_file."}
     )
     text_columns: str | None = field(
-        default=None, metadata={"help": "Comma-separated text column(s) of --train_file/--validation_file."}
+        default=None,
+        metadata={"nargs": "+", "help": "Text column(s) of the data files or --dataset_name: a b, or a,b."},
     )
     label_column: str = field(default="label", metadata={"help": "Label column of --train_file/--validation_file."})
     class_names: str | None = field(
         default=None,
         metadata={
-            "help": "Comma-separated class names in label-id order for a custom task (default: the sorted distinct "
-            "labels of the training file). 'regression' for a single float label."
+            "nargs": "+",
+            "help": "Comma-separated (or space-separated) class names in label-id order for a custom task (default: the sorted distinct "
+            "labels of the training file). 'regression' for a single float label.",
         },
     )
     squad_eval_articles: int = field(
@@ -116,14 +118,18 @@ class TaskDataArguments:
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation examples."})
 
     def __post_init__(self):
+        for name in ("text_columns", "class_names"):  # both list styles: `a b` (nargs) and `a,b`
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                setattr(self, name, ",".join(str(v) for v in value))
         valid = (*GLUE_TASKS, *SQUAD_TASKS, CUSTOM_TASK)
         self.task = self.task.lower()
         if self.task not in valid:
             raise ValueError(
                 f"Unknown task {self.task!r}{did_you_mean(self.task, valid)}; valid tasks are: {', '.join(valid)}"
             )
-        if self.task == CUSTOM_TASK and not (self.train_file or self.validation_file):
-            raise ValueError("task='custom' needs --train_file and/or --validation_file")
+        if self.task == CUSTOM_TASK and not (self.train_file or self.validation_file or self.dataset_name):
+            raise ValueError("task='custom' needs --train_file and/or --validation_file, or --dataset_name")
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
