@@ -19,6 +19,7 @@ from transformers.utils import logging
 from ..data import check_label_order
 from ..distill import DistillationArguments, DistillationTrainer
 from ..modeling import TINYBERT_PRESETS, TinyBertConfig
+from ..modeling.heads import HEADS
 from .run_setup import (
     KEEP_CHECKPOINTS_HELP,
     finish_run,
@@ -26,7 +27,15 @@ from .run_setup import (
     save_run_arguments,
     warn_if_random_student_on_cpu,
 )
-from .task_data import TaskData, TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
+from .task_data import (
+    SQUAD_TASKS,
+    TaskData,
+    TaskDataArguments,
+    data_collator_for,
+    describe,
+    evaluate_on_task,
+    load_task_data,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -70,19 +79,25 @@ def load_student(student_model: str, data: TaskData, teacher_config):
     return data.head.auto_class.from_pretrained(student_model, **labels)
 
 
-def load_teacher(teacher_model: str, data: TaskData):
-    """The fine-tuned teacher with the task's head; refused when that head would be newly initialised (a pre-trained
-    encoder is not a task teacher: its random classifier's logits would be what the student learns)."""
-    teacher, loading = data.head.auto_class.from_pretrained(teacher_model, output_loading_info=True)
-    module = data.head.module
-    new_head = [k for k in loading.get("missing_keys", ()) if module and k.split(".")[0] == module]
+def load_teacher(teacher_model: str, data_args: TaskDataArguments):
+    """The fine-tuned teacher with the task's head, loaded before the data; refused when that head would be newly
+    initialised (a pre-trained encoder is not a task teacher: its random classifier's logits would be what the
+    student learns)."""
+    head = HEADS["question-answering" if data_args.task in SQUAD_TASKS else "sequence-classification"]
+    teacher, loading = head.auto_class.from_pretrained(teacher_model, output_loading_info=True)
+    new_head = [k for k in loading.get("missing_keys", ()) if k.split(".")[0] == head.module]
     if new_head:
-        task = f"--task {data.name}" if data.name != "custom" else "--train_file ... --validation_file ..."
+        task = f"--task {data_args.task}" if data_args.task != "custom" else "--train_file ... --validation_file ..."
         raise ValueError(
-            f"The teacher {teacher_model} has no trained {data.head.name} head ({', '.join(sorted(new_head))} would be "
+            f"The teacher {teacher_model} has no trained {head.name} head ({', '.join(sorted(new_head))} would be "
             f"newly initialised), so the student would learn random logits: fine-tune it first: hf-tinybert finetune "
             f"--model_name_or_path {teacher_model} {task} --output_dir runs/teacher, then --teacher_model runs/teacher"
         )
+    return teacher
+
+
+def check_teacher_labels(teacher, teacher_model: str, data: TaskData) -> None:
+    """The teacher's labels are the task's, in the task's order."""
     if data.kind != "question_answering":
         check_label_order(data.label_names, teacher.config)
         if teacher.config.num_labels != data.num_labels:
@@ -90,7 +105,6 @@ def load_teacher(teacher_model: str, data: TaskData):
                 f"The teacher {teacher_model} has num_labels={teacher.config.num_labels}, task {data.name!r} has "
                 f"{data.num_labels}: fine-tune the teacher on this task first (`hf-tinybert finetune`)"
             )
-    return teacher
 
 
 class NamedProgressCallback(ProgressCallback):
@@ -169,10 +183,11 @@ def task_distill(
         if not (stage == "both" and resume)
         else None
     )
+    teacher = load_teacher(args.teacher_model, data_args)  # refused before any data is read
     tokenizer = AutoTokenizer.from_pretrained(args.teacher_model)
     data = load_task_data(data_args, tokenizer)
     logger.info(describe(data))
-    teacher = load_teacher(args.teacher_model, data)
+    check_teacher_labels(teacher, args.teacher_model, data)
     student = load_student(args.student_model, data, teacher.config)
     warn_if_random_student_on_cpu(args.student_model, TINYBERT_PRESETS, training_args.device)
     run_step = functools.partial(
