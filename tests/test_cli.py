@@ -77,3 +77,11 @@ def test_evaluate_help_lists_evaluation_flags_only(capsys):
     assert "--model_name_or_path" in text and "--per_device_eval_batch_size" in text and "--task_name" in text
     for training_flag in ("--learning_rate", "--num_train_epochs", "--warmup_steps", "--gradient_accumulation_steps"):
         assert training_flag not in text
+
+
+def test_the_closing_line_scores_an_evaluation_metric_not_a_loss_component():
+    from hf_tinybert.cli.arguments import _score
+
+    metrics = {"eval_loss": 0.5, "eval_loss_pred": 0.4, "eval_accuracy": 0.875, "eval_runtime": 3.0}
+    assert _score(metrics) == "; eval_accuracy 0.875"
+    assert _score({"train_loss": 1.25, "train_runtime": 9.0}) == "; train_loss 1.25"

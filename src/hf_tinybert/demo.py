@@ -253,7 +253,6 @@ def _step_teacher(demo: _Demo) -> dict:
             PrecisionArguments, folder, steps, num_train_epochs=epochs, learning_rate=s.teacher_learning_rate
         ),
     )
-    pipeline.remove_checkpoints(folder)
     return {"eval_accuracy": metrics.get("eval_accuracy")}
 
 
@@ -284,8 +283,7 @@ def _step_general(demo: _Demo) -> dict:
             learning_rate=s.general_learning_rate,
         ),
     )
-    pipeline.remove_checkpoints(folder)
-    clear_output_dir(folder, ["initial"])
+    clear_output_dir(folder, ["initial"])  # (the stage removed its finished run's checkpoints itself)
     return {"train_loss": metrics.get("train_loss")}
 
 
@@ -331,7 +329,6 @@ def _step_task_distill(demo: _Demo) -> dict:
         demo.training(DistillationArguments, folder, steps, resume_from_checkpoint="last"),
         stage="both",
     )
-    pipeline.remove_checkpoints(folder, folder / "intermediate")
     return {"eval_accuracy": metrics.get("eval_accuracy")}
 
 

@@ -129,8 +129,11 @@ def run_stage(stage, dataclass_types, argv: list[str], prog: str, doc: str, **pa
 
 
 def _score(metrics: dict) -> str:
-    """`; eval_accuracy 0.8812` (the first evaluation metric, else the training loss) for the closing line."""
-    skipped = ("runtime", "per_second", "samples", "epoch", "loss")
-    scores = [(k, v) for k, v in metrics.items() if k.startswith("eval_") and not k.endswith(skipped)]
+    """`; eval_accuracy 0.8812` (the first evaluation metric, else the loss) for the closing line; run statistics and
+    the loss components (`eval_loss_pred`, ...) are not scores."""
+    skipped = ("runtime", "per_second", "samples", "epoch")
+    scores = [
+        (k, v) for k, v in metrics.items() if k.startswith("eval_") and "loss" not in k and not k.endswith(skipped)
+    ]
     scores = scores or [(k, v) for k, v in metrics.items() if k in ("eval_loss", "train_loss")]
     return next((f"; {k} {v:.4g}" for k, v in scores if isinstance(v, (int, float))), "")

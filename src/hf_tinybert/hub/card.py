@@ -469,7 +469,7 @@ def _card_metadata(model: str | None) -> dict:
 
     try:
         return metadata_load(os.path.join(model, CARD_FILE)) or {}
-    except Exception:  # a README without (valid) YAML says nothing  # noqa: BLE001
+    except Exception:  # noqa: BLE001  (a README whose YAML header does not parse says nothing)
         return {}
 
 
