@@ -60,11 +60,33 @@ def test_a_command_runs_through_the_console_script(tmp_path):
         ["push", "folder"],  # no --repo_id
         ["benchmark", "--output_dir", "x"],  # no models
         ["augment", "--input", "x.tsv"],  # no --text_columns
+        ["convert", "to-bert", "student"],  # no --output_dir
+        ["convert", "from-teacher", "--output_dir", "x"],  # no TEACHER
     ],
 )
 def test_a_missing_argument_is_a_usage_error(argv, capsys):
     assert main(argv) == 2
     assert "required" in capsys.readouterr().err
+
+
+# every command, and each of convert's conversions (`convert --help` lists them)
+HELP_COMMANDS = [[name] for name in COMMANDS if name != "convert"] + [
+    ["convert", conversion] for conversion in ("from-original", "to-bert", "from-teacher", "slice-teacher")
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_every_command_reads_its_flags_one_way(command, capsys):
+    """One argument style: `--config`, `--overwrite_output_dir` where the command writes a folder, positionals also
+    given as flags."""
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--config CONFIG" in text
+    if "--output_dir" in text and command != ["evaluate"]:
+        assert "--overwrite_output_dir" in text
+    for positional in ("MODEL_DIR", "STUDENT_DIR", "CHECKPOINT_DIR", "TEACHER"):
+        if f"  {positional} " in text:
+            assert f"--{positional.lower()} {positional}" in text
 
 
 def test_unknown_command():

