@@ -824,7 +824,9 @@ def test_cli_conversions_read_a_config_file_that_flags_override(tmp_path, capsys
 
     config.write_text(f"teacher: {tmp_path / 'from-config'}\noutput_dir: {tmp_path / 'x'}\nlayers: '1,2'\n")
     out = tmp_path / "one-layer"
-    assert cli_main(["convert", "from-teacher", "--config", str(config), "--layers", "2", "--output_dir", str(out)]) == 0
+    assert (
+        cli_main(["convert", "from-teacher", "--config", str(config), "--layers", "2", "--output_dir", str(out)]) == 0
+    )
     assert AutoModelForSequenceClassification.from_pretrained(out).config.num_hidden_layers == 1  # the flag won
     assert not (tmp_path / "x").exists()
 
