@@ -102,3 +102,23 @@ def load_benchmark(name: str):
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def assert_user_error(pattern: str, argv: list[str]) -> str:
+    """The command ends with exit status 2 and one line `hf-tinybert <command>: error: ...` matching `pattern`, on
+    stderr, without a traceback."""
+    import contextlib
+    import io
+    import re
+
+    from hf_tinybert.cli import main as cli_main
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = cli_main(argv)
+    text = stderr.getvalue()
+    assert code == 2, text
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith(f"hf-tinybert {argv[0]}: error: ") and re.search(pattern, last), last
+    return last

@@ -89,6 +89,15 @@ def test_every_command_reads_its_flags_one_way(command, capsys):
             assert f"--{positional.lower()} {positional}" in text
 
 
+def test_augment_names_a_teacher_that_is_not_there(tmp_path):
+    from conftest import assert_user_error
+
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\na good movie\t1\n")
+    argv = ["augment", "--input", str(tmp_path / "train.tsv"), "--text_columns", "sentence"]
+    argv += ["--teacher", str(tmp_path / "teachr"), "--output_file", str(tmp_path / "out.tsv")]
+    assert_user_error(f"--teacher {tmp_path / 'teachr'}: no such folder", argv)
+
+
 def test_unknown_command():
     assert main(["distill"]) == 2
 

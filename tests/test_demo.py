@@ -146,6 +146,15 @@ def test_loss_curves_take_every_form_of_a_run_and_skip_missing_ones(tmp_path):
     assert not (tmp_path / "none.png").exists()
 
 
+def test_a_run_that_logged_no_loss_gets_a_panel_that_says_so(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not matplotlib's "No artists with labels found to put in legend"
+        path = plot_loss_curves({"too short": [{"train_runtime": 1.0, "step": 2}]}, tmp_path / "loss.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+
+
 def test_teacher_vs_student_bars_leave_missing_values_out(tmp_path):
     comparison = {
         "teacher": {"accuracy": 0.9, "file_mb": 87.0, "latency_ms": {"1x48": 9.0, "8x48": 40.0}},

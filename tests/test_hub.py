@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import tiny_student_config, tiny_teacher_config
+from conftest import assert_user_error, tiny_student_config, tiny_teacher_config
 from hub_server import LocalHub
 from transformers import AutoTokenizer, BertForSequenceClassification
 
@@ -316,3 +316,9 @@ def test_distillation_trainer_push_to_hub_uploads_student_and_card(tmp_path, tin
     index = card.split("model-index")[1].split("---")[0]
     assert "accuracy" in index and "loss" not in index  # the loss components describe the run, not the model
     assert "Stage 1: joint" in card and "`uniform`" in card  # the stage and its layer map
+
+
+def test_push_offline_is_one_line_with_the_hint(student_dir):
+    """The session is offline (HF_HUB_OFFLINE=1): the Hub client's OfflineModeIsEnabled, not its traceback."""
+    line = assert_user_error("offline|Offline", ["push", str(student_dir), "--repo_id", "me/student", "--token", TOKEN])
+    assert "HF_HUB_OFFLINE=1" in line and TOKEN not in line

@@ -8,7 +8,7 @@ import random
 
 import pytest
 import torch
-from conftest import tiny_teacher_config
+from conftest import assert_user_error, tiny_teacher_config
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertForMaskedLM, BertTokenizerFast
 
 from hf_tinybert.cli import main as cli_main
@@ -45,24 +45,6 @@ def teacher_base(tmp_path_factory, tiny_tokenizer_dir):
     BertForMaskedLM(tiny_teacher_config()).save_pretrained(folder)
     BertTokenizerFast.from_pretrained(tiny_tokenizer_dir).save_pretrained(folder)
     return folder
-
-
-def assert_user_error(pattern: str, argv: list[str]) -> str:
-    """The command ends with exit status 2 and one line `hf-tinybert <command>: error: ...` matching `pattern`, on
-    stderr, without a traceback."""
-    import contextlib
-    import io
-    import re
-
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        code = cli_main(argv)
-    text = stderr.getvalue()
-    assert code == 2, text
-    assert "Traceback" not in text
-    last = text.strip().splitlines()[-1]
-    assert last.startswith(f"hf-tinybert {argv[0]}: error: ") and re.search(pattern, last), last
-    return last
 
 
 COMMON = ["--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--seed", "0", "--save_strategy", "no"]
@@ -475,6 +457,8 @@ def test_traceback_flag_and_network_hint(tmp_path, monkeypatch):
     line = error_line("finetune", ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub\n(offline)"))
     assert line.startswith("hf-tinybert finetune: error: Couldn't reach 'nyu-mll/glue' on the Hub (offline)")
     assert "--data_dir" in line and "\n" not in line
+    transformers_no_network = OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+    assert "--data_dir for GLUE tasks and a local folder for models" in error_line("evaluate", transformers_no_network)
 
 
 def test_a_mistyped_task_gets_a_suggestion(tmp_path):
@@ -486,6 +470,44 @@ def test_a_mistyped_task_gets_a_suggestion(tmp_path):
 
 
 # ---- a user's first hour: refusals before training, warnings, what a finished run leaves
+
+
+@pytest.mark.parametrize(
+    "command, flag",
+    [
+        ("finetune", "--model_name_or_path"),
+        ("task-distill", "--teacher_model"),
+        ("task-distill", "--student_model"),
+        ("general-distill", "--teacher_model"),
+        ("evaluate", "--model_name_or_path"),
+    ],
+)
+def test_a_model_that_is_not_there_is_named_before_anything_loads(tmp_path, teacher_base, glue_dir, command, flag):
+    """A mistyped path, not transformers' "Repo id must be in the form ..."; offline, a Hub id not in the cache."""
+    models = {"--teacher_model": str(teacher_base), "--student_model": str(teacher_base)}
+    data = (
+        ["--corpus", "corpus.txt"]
+        if command == "general-distill"
+        else ["--task_name", "sst2", "--data_dir", str(glue_dir)]
+    )
+    if command in ("finetune", "evaluate"):
+        models = {"--model_name_or_path": str(teacher_base)}
+    for wrong, expected in (
+        (str(tmp_path / "runs" / "teachr"), "no such folder"),
+        ("someone/teachr", "no such folder, and it is not in the Hub cache while offline"),
+    ):
+        argv = [command, *sum(({**models, flag: wrong}).items(), ()), *data, "--output_dir", str(tmp_path / "o")]
+        line = assert_user_error(f"{flag} {wrong}: {expected}", [*argv, "--use_cpu", "--report_to", "none"])
+        assert "Repo id" not in line
+    assert not (tmp_path / "o").exists()  # refused before the output folder was made
+
+
+def test_an_offline_run_without_data_dir_gets_the_hint(tmp_path, teacher_base):
+    line = assert_user_error(
+        "Couldn't reach 'nyu-mll/glue'.*--data_dir for GLUE tasks",
+        ["evaluate", "--model_name_or_path", str(teacher_base), "--task_name", "sst2", "--output_dir", str(tmp_path)],
+    )
+    assert "HF_HUB_OFFLINE=1" in line
 
 
 def test_a_pretrained_encoder_is_refused_as_the_task_teacher(tmp_path, teacher_base, glue_dir, capsys):

@@ -97,19 +97,22 @@ def plot_loss_curves(
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(histories), figsize=(4.3 * len(histories), 3.6), squeeze=False)
     for ax, (title, history) in zip(axes[0], histories.items()):
-        positive = True
+        positive, plotted = True, False
         for key, label in components.items():
             points = [(e["step"], e[key]) for e in history if key in e and "step" in e]
             if points:
                 xs, ys = zip(*points)
-                positive = positive and min(ys) > 0
+                positive, plotted = positive and min(ys) > 0, True
                 ax.plot(xs, ys, marker="o", markersize=3, label=label, linewidth=2.2 if key == "loss" else 1.2)
-        if positive:
+        if plotted:
+            ax.legend(fontsize=8)
+        else:  # e.g. a run shorter than its logging_steps
+            ax.text(0.5, 0.5, "no loss was logged\n(fewer steps than --logging_steps?)", ha="center", va="center")
+        if plotted and positive:
             ax.set_yscale("log")
         ax.set_xlabel("training step")
-        ax.set_ylabel("loss" + (" (log scale)" if positive else ""))
+        ax.set_ylabel("loss" + (" (log scale)" if plotted and positive else ""))
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return _save(fig, path, dpi)
 

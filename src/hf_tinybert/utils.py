@@ -105,6 +105,36 @@ def clear_output_dir(path: str | os.PathLike, names: Iterable[str] | None = None
     return out
 
 
+def check_model_source(name: str | os.PathLike | None, flag: str) -> None:
+    """Refuse, before anything is loaded, a model argument this machine cannot load: a path that does not exist (rather
+    than transformers' "Repo id must be in the form ..."), or, offline (`HF_HUB_OFFLINE=1`), a Hub id that is not
+    in the local cache.
+
+    Args:
+        name: the folder or Hub id the user gave (None: nothing to check).
+        flag: the flag it was given with, for the message (e.g. `--teacher_model`).
+
+    Raises:
+        FileNotFoundError: the folder does not exist, or the Hub id cannot be reached.
+    """
+    if name is None or os.path.isdir(name):
+        return
+    name = str(name)
+    if os.path.exists(name):
+        raise FileNotFoundError(f"{flag} {name} is a file; give the model's folder (with config.json)")
+    if os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1 or "\\" in name:
+        raise FileNotFoundError(f"{flag} {name}: no such folder")
+    import huggingface_hub
+
+    if huggingface_hub.constants.HF_HUB_OFFLINE and not isinstance(
+        huggingface_hub.try_to_load_from_cache(name, "config.json"), str
+    ):
+        raise FileNotFoundError(
+            f"{flag} {name}: no such folder, and it is not in the Hub cache while offline (HF_HUB_OFFLINE=1): give "
+            "a local folder, or download it where there is network"
+        )
+
+
 def read_json(path: str | os.PathLike):
     """The JSON document in `path`."""
     with open(path, encoding="utf-8") as f:

@@ -68,7 +68,7 @@ TRACEBACK_FLAG = "--traceback"
 def error_line(command: str, err: BaseException) -> str:
     """`hf-tinybert <command>: error: <message on one line>`, with a hint for network errors."""
     message = " ".join(str(err).split()) or type(err).__name__
-    if isinstance(err, ConnectionError) or "Offline" in type(err).__name__:
+    if isinstance(err, ConnectionError) or "Offline" in type(err).__name__ or "couldn't connect" in message.lower():
         message += (
             " (no network, or HF_HUB_OFFLINE=1: give local files instead, e.g. --data_dir for GLUE tasks and a local "
             "folder for models)"

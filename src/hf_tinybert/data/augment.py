@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..utils import check_model_source
 from .stop_words import ENGLISH_STOP_WORDS
 
 logger = logging.get_logger(__name__)
@@ -686,6 +687,10 @@ def build_candidate_sources(
             "no candidate source: give a masked LM, a word-vector file, or a teacher (whose input-embedding "
             "table is the offline fallback)"
         )
+
+    for model, flag in ((masked_lm, "--masked_lm"), (teacher, "--teacher")):
+        if isinstance(model, (str, os.PathLike)):
+            check_model_source(model, flag)
 
     def own_tokenizer(model):  # a model given by path loads its own tokenizer (checked against the student's later)
         return None if isinstance(model, (str, os.PathLike)) else tokenizer

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from transformers import AutoTokenizer, Trainer, TrainingArguments
 from transformers.utils import logging
 
+from ..utils import check_model_source
 from .models import load_model_for_task
 from .run_setup import save_run_arguments
 from .task_data import TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
@@ -24,6 +25,8 @@ class EvaluateArguments:
 
 def evaluate_model(args: EvaluateArguments, data_args: TaskDataArguments, training_args: TrainingArguments) -> dict:
     """Evaluate a saved model on the task's evaluation set(s); metrics go to `output_dir/eval_results.json`."""
+    check_model_source(args.model_name_or_path, "--model_name_or_path")
+    check_model_source(args.tokenizer_name, "--tokenizer_name")
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
     data = load_task_data(data_args, tokenizer, need_train=False)
     logger.info(describe(data))

@@ -9,6 +9,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments
 from transformers.utils import logging
 
 from ..hub.card import ModelCardCallback, ModelCardFacts
+from ..utils import check_model_source
 from .models import load_model_for_task
 from .run_setup import KEEP_CHECKPOINTS_HELP, finish_run, prepare_output_dir, save_run_arguments
 from .task_data import TaskDataArguments, data_collator_for, describe, evaluate_on_task, load_task_data
@@ -42,6 +43,8 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
     Returns:
         The evaluation metrics (also in `output_dir/eval_results.json`).
     """
+    check_model_source(args.model_name_or_path, "--model_name_or_path")
+    check_model_source(args.tokenizer_name, "--tokenizer_name")
     checkpoint = prepare_output_dir(
         training_args.output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint
     )

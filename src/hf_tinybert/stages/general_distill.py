@@ -13,6 +13,7 @@ from transformers.utils import logging
 from ..data import load_corpus, pack_corpus
 from ..distill import DistillationArguments, DistillationTrainer
 from ..modeling import TINYBERT_PRESETS, TinyBertConfig, TinyBertForMaskedLM, TinyBertModel
+from ..utils import check_model_source
 from . import run_setup
 
 logger = logging.get_logger(__name__)
@@ -74,6 +75,9 @@ def general_distill(args: GeneralDistillArguments, training_args: DistillationAr
         raise ValueError(f"general distillation runs stage='general', got stage={training_args.stage!r}")
     if args.mlm and training_args.hard_label_loss_weight == 0:
         training_args.hard_label_loss_weight = 1.0
+    check_model_source(args.teacher_model, "--teacher_model")
+    if args.student_model not in TINYBERT_PRESETS:
+        check_model_source(args.student_model, "--student_model")
     checkpoint = run_setup.prepare_output_dir(
         training_args.output_dir, args.overwrite_output_dir, training_args.resume_from_checkpoint
     )

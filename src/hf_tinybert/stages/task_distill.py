@@ -20,6 +20,7 @@ from ..data import check_label_order
 from ..distill import DistillationArguments, DistillationTrainer
 from ..modeling import TINYBERT_PRESETS, TinyBertConfig
 from ..modeling.heads import HEADS
+from ..utils import check_model_source
 from .run_setup import (
     KEEP_CHECKPOINTS_HELP,
     finish_run,
@@ -174,6 +175,9 @@ def task_distill(
     """
     if stage not in STEPS:
         raise ValueError(f"Unknown task-distillation stage {stage!r}; valid stages are: {', '.join(STEPS)}")
+    check_model_source(args.teacher_model, "--teacher_model")
+    if args.student_model not in TINYBERT_PRESETS:
+        check_model_source(args.student_model, "--student_model")
     output_dir = training_args.output_dir
     resume = training_args.resume_from_checkpoint
     if stage == "both" and resume not in (None, False, "last", True, "true", "True"):
