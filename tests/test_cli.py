@@ -98,6 +98,18 @@ def test_augment_names_a_teacher_that_is_not_there(tmp_path):
     assert_user_error(f"--teacher {tmp_path / 'teachr'}: no such folder", argv)
 
 
+def test_the_training_commands_log_twenty_times_a_run_unless_told_otherwise():
+    from transformers import TrainingArguments
+
+    from hf_tinybert.cli.arguments import parse_arguments
+    from hf_tinybert.precision import PrecisionArguments
+
+    (training,) = parse_arguments((TrainingArguments,), ["--output_dir", "o"], "t", "")
+    assert training.logging_steps == 0.05  # a ratio of the run's steps (transformers: every 500 steps)
+    (training,) = parse_arguments((PrecisionArguments,), ["--output_dir", "o", "--logging_steps", "7"], "t", "")
+    assert training.logging_steps == 7 and training.precision == "auto"
+
+
 def test_unknown_command():
     assert main(["distill"]) == 2
 

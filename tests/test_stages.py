@@ -557,5 +557,8 @@ def test_a_finished_run_keeps_its_final_model_and_a_loss_plot(
     assert (out / "model.safetensors").is_file() and (out / "intermediate" / "model.safetensors").is_file()
     for folder in (out, out / "intermediate"):
         assert (folder / "loss_curves.png").stat().st_size > 5_000
+        # the commands log 20 times a run (--logging_steps 0.05), so a short run's plot has its curve
+        history = json.loads((folder / "trainer_state.json").read_text())["log_history"]
+        assert sum("loss" in entry for entry in history) >= 2
     last = captured.out.strip().splitlines()[-1]
     assert last.startswith(f"hf-tinybert task-distill: saved to {out}; eval_accuracy ")

@@ -29,6 +29,14 @@ def _read_config(path: str) -> dict:
     return values
 
 
+# Where the commands' defaults differ from the dataclasses' (the Python API keeps transformers' own):
+COMMAND_DEFAULTS = {
+    "precision": "auto",  # bf16 or fp32, whichever the machine the command runs on computes fast
+    "logging_steps": 0.05,  # a ratio of the run's steps: 20 points on every loss_curves.png (500 steps leave a short
+    # run's plot empty)
+}
+
+
 def split_list(values: list[str] | str | None) -> list[str] | None:
     """A list flag's values, accepting both list styles: `--text_columns a b` and `--text_columns a,b`."""
     if values is None:
@@ -82,8 +90,8 @@ def parse_arguments(
         parser.add_argument(f"_{name}", nargs=nargs, metavar=metavar, help=f"the same as --{name}")
         known[name].required = False
     values = dict(defaults or {})
-    if any("precision" in {f.name for f in dataclasses.fields(dtype)} for dtype in dataclass_types):
-        values.setdefault("precision", "auto")  # the commands decide bf16 / fp32 for the machine they run on
+    fields = {f.name for dtype in dataclass_types for f in dataclasses.fields(dtype)}
+    values.update({name: value for name, value in COMMAND_DEFAULTS.items() if name in fields and name not in values})
     if "--config" in argv:
         index = argv.index("--config")
         if index + 1 >= len(argv):
