@@ -502,6 +502,28 @@ def test_a_model_that_is_not_there_is_named_before_anything_loads(tmp_path, teac
     assert not (tmp_path / "o").exists()  # refused before the output folder was made
 
 
+def test_the_card_names_a_hub_dataset_only_when_the_evaluation_data_is_one(tmp_path, glue_dir, tiny_tokenizer):
+    from hf_tinybert.stages.task_data import TaskDataArguments, load_task_data
+
+    def card_dataset(**flags):
+        args = TaskDataArguments(max_seq_length=16, **flags)
+        return load_task_data(args, tiny_tokenizer, need_train=False).card_dataset()
+
+    glue = {"id": "nyu-mll/glue", "name": "GLUE SST2", "config": "sst2", "split": "validation"}
+    assert card_dataset(task="sst2", data_dir=str(glue_dir)) == glue
+    assert card_dataset(task="sst2", data_dir=str(glue_dir), train_file=str(glue_dir / "SST-2" / "train.tsv")) == glue
+    # a local dev file replaces GLUE's: no Hub dataset to name
+    assert (
+        card_dataset(task="sst2", data_dir=str(glue_dir), validation_file=str(glue_dir / "SST-2" / "dev.tsv")) is None
+    )
+    local = tmp_path / "my_data"
+    local.mkdir()
+    (local / "validation.csv").write_text("text,label\na good movie,pos\na bad film,neg\n")
+    flags = {"text_columns": "text", "class_names": "neg,pos"}
+    assert card_dataset(task="custom", dataset_name=str(local), **flags) is None  # was {"id": "custom", ...}
+    assert card_dataset(task="custom", validation_file=str(local / "validation.csv"), **flags) is None
+
+
 def test_an_offline_run_without_data_dir_gets_the_hint(tmp_path, teacher_base):
     line = assert_user_error(
         "Couldn't reach 'nyu-mll/glue'.*--data_dir for GLUE tasks",
@@ -547,7 +569,13 @@ def test_a_finished_run_keeps_its_final_model_and_a_loss_plot(
     argv += ["--intermediate_epochs", "1", "--prediction_epochs", "1", *COMMON, "--save_strategy", "epoch"]
     # a CPU machine without --use_cpu (fp32 does not set it): the pin_memory warning must not come
     argv = [a for a in argv if a != "--use_cpu"] + ["--disable_tqdm", "false", "--precision", "fp32"]
-    assert cli_main(argv + (["--keep_checkpoints"] if keep else [])) == 0
+    from transformers.testing_utils import CaptureLogger
+
+    from hf_tinybert.hub import card
+
+    with CaptureLogger(card.logger) as card_log:
+        assert cli_main(argv + (["--keep_checkpoints"] if keep else [])) == 0
+    assert "Evaluation results without" not in card_log.out  # each step's card knows the evaluation data
     captured = capsys.readouterr()
     # each step's progress bar says which step it is; no pin_memory warning on a CPU
     assert "step 1/2: intermediate layers" in captured.err and "step 2/2: predictions" in captured.err

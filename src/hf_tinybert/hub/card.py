@@ -473,7 +473,7 @@ def _card_metadata(model: str | None) -> dict:
         return {}
 
 
-def _hub_dataset_id(name: str) -> str | None:
+def hub_dataset_id(name: str) -> str | None:
     """`name` when it can be a Hub dataset id: not a local path, no file suffix (``wiki.valid.tokens``)."""
     return None if Path(name).suffix or os.path.exists(name) else _hub_id(name)
 
@@ -499,10 +499,8 @@ def build_card_data(facts: ModelCardFacts):
             )
             for metric, value in facts.eval_results.items()
         ]
-    elif facts.eval_results:
-        logger.warning(
-            "Evaluation results without eval_dataset={'id': ...}: the card shows them but has no model-index"
-        )
+    elif facts.eval_results:  # e.g. measured on local files: in the card's text only
+        logger.info("Evaluation results without a Hub dataset (eval_dataset={'id': ...}): the card has no model-index")
     return ModelCardData(
         model_name=facts.model_name or "tinybert-student",
         language=facts.language,
@@ -510,7 +508,7 @@ def build_card_data(facts: ModelCardFacts):
         library_name="transformers",
         pipeline_tag=pipeline_tag,
         tags=list(facts.tags),
-        datasets=[d for d in facts.datasets if _hub_dataset_id(d)] or None,
+        datasets=[d for d in facts.datasets if hub_dataset_id(d)] or None,
         base_model=_hub_id(facts.teacher_id),
         eval_results=eval_results,
     )

@@ -31,6 +31,7 @@ from ..data import (
     squad_metric_inputs,
     tokenize_glue,
 )
+from ..hub.card import hub_dataset_id
 from ..metrics import glue_compute_metrics, load_metric
 from ..modeling.heads import HEADS, Head
 
@@ -148,6 +149,8 @@ class TaskData:
     label_names: list[str] | None = None
     eval_examples: dict[str, Dataset] = field(default_factory=dict)  # SQuAD: examples behind eval_sets
     metric_name: str = "sst2"
+    # (id, config) of the Hub dataset whose split the evaluation sets are; None when they come from local files
+    hub_dataset: tuple[str, str] | None = None
 
     @property
     def num_labels(self) -> int:
@@ -170,15 +173,16 @@ class TaskData:
             "label2id": {name: i for i, name in enumerate(self.label_names)},
         }
 
-    def card_dataset(self) -> dict[str, str]:
-        """The evaluation data as the model card's `model-index` names it."""
-        if self.kind == "question_answering":
-            hub_id = "rajpurkar/squad_v2" if self.name == "squad_v2" else "rajpurkar/squad"
-            return {"id": hub_id, "name": self.name.upper(), "config": "plain_text", "split": "validation"}
-        if self.name in GLUE_TASKS:
-            split = next(iter(self.eval_sets))
-            return {"id": "nyu-mll/glue", "name": f"GLUE {self.name.upper()}", "config": self.name, "split": split}
-        return {"id": self.name, "name": self.name, "config": "default", "split": next(iter(self.eval_sets))}
+    def card_dataset(self) -> dict[str, str] | None:
+        """The evaluation data as the model card's `model-index` names it; None when it is not a Hub dataset's split
+        (local files: the card names them in its text only)."""
+        if self.hub_dataset is None:
+            return None
+        hub_id, config = self.hub_dataset
+        name = {"nyu-mll/glue": f"GLUE {self.name.upper()}"}.get(hub_id) or (
+            self.name.upper() if self.kind == "question_answering" else hub_id
+        )
+        return {"id": hub_id, "name": name, "config": config, "split": next(iter(self.eval_sets))}
 
     def compute_metrics(self, eval_set: str = "validation") -> Callable[[Any], dict[str, float]]:
         """A `compute_metrics` for `Trainer` on `eval_set` (SQuAD: post-processes spans into answer texts)."""
@@ -301,6 +305,7 @@ def load_task_data(args: TaskDataArguments, tokenizer, *, need_train: bool = Tru
         if need_train:
             train_examples = _first(train_examples, args.max_train_samples)
             train = prepare_squad_train_features(train_examples, tokenizer, args.max_seq_length, args.doc_stride)
+        hub_id = "rajpurkar/squad_v2" if args.task == "squad_v2" else "rajpurkar/squad"
         return TaskData(
             name=args.task,
             kind="question_answering",
@@ -309,6 +314,7 @@ def load_task_data(args: TaskDataArguments, tokenizer, *, need_train: bool = Tru
             eval_examples={"validation": eval_examples},
             main_metric="f1",
             metric_name=args.task,
+            hub_dataset=None if args.train_file or args.validation_file else (hub_id, "plain_text"),
         )
 
     task = _custom_task(args) if args.task == CUSTOM_TASK else get_glue_task(args.task)
@@ -355,6 +361,10 @@ def load_task_data(args: TaskDataArguments, tokenizer, *, need_train: bool = Tru
     metric_name = task.name if task.name in GLUE_TASKS else ("stsb" if task.is_regression else "sst2")
     if task.name == "mnli":
         metric_name = "mnli"
+    if args.dataset_name:
+        hub = hub_dataset_id(args.dataset_name) and (args.dataset_name, args.dataset_config_name or "default")
+    else:  # the GLUE folder (--data_dir) or the Hub copy, unless a local --validation_file replaced it
+        hub = ("nyu-mll/glue", task.name) if task.name in GLUE_TASKS and not args.validation_file else None
     return TaskData(
         name=task.name,
         kind="regression" if task.is_regression else "classification",
@@ -363,6 +373,7 @@ def load_task_data(args: TaskDataArguments, tokenizer, *, need_train: bool = Tru
         main_metric=task.main_metric if task.name in GLUE_TASKS else ("pearson" if task.is_regression else "accuracy"),
         label_names=None if task.is_regression else list(task.label_names),
         metric_name=metric_name,
+        hub_dataset=hub or None,
     )
 
 
