@@ -128,3 +128,5 @@ def test_the_closing_line_scores_an_evaluation_metric_not_a_loss_component():
     metrics = {"eval_loss": 0.5, "eval_loss_pred": 0.4, "eval_accuracy": 0.875, "eval_runtime": 3.0}
     assert _score(metrics) == "; eval_accuracy 0.875"
     assert _score({"train_loss": 1.25, "train_runtime": 9.0}) == "; train_loss 1.25"
+    evaluated = {"eval_model_preparation_time": 0.0018, "eval_accuracy": 0.75, "eval_runtime": 1.3}  # evaluate's order
+    assert _score(evaluated) == "; eval_accuracy 0.75"

@@ -524,6 +524,30 @@ def test_the_card_names_a_hub_dataset_only_when_the_evaluation_data_is_one(tmp_p
     assert card_dataset(task="custom", validation_file=str(local / "validation.csv"), **flags) is None
 
 
+def test_the_final_evaluation_is_in_float32_whatever_training_computed_in(
+    tmp_path, finetuned_teacher, glue_dir, tiny_tokenizer
+):
+    from transformers import Trainer, TrainingArguments
+
+    from hf_tinybert.stages.task_data import TaskDataArguments, data_collator_for, evaluate_on_task, load_task_data
+
+    data_args = TaskDataArguments(task="sst2", data_dir=str(glue_dir), max_seq_length=16, max_train_samples=16)
+    data = load_task_data(data_args, tiny_tokenizer)
+    collator = data_collator_for(data, tiny_tokenizer)
+    model = AutoModelForSequenceClassification.from_pretrained(finetuned_teacher)
+    bf16 = TrainingArguments(tmp_path / "bf16", bf16=True, use_cpu=True, max_steps=1, report_to="none")
+    trainer = Trainer(model, bf16, train_dataset=data.train, data_collator=collator)
+    trainer.train()
+    assert "_original_forward" in vars(model)  # accelerate's autocast wraps the forward
+    trainer.save_model(tmp_path / "saved")
+    metrics = evaluate_on_task(trainer, data)
+
+    saved = AutoModelForSequenceClassification.from_pretrained(tmp_path / "saved")
+    fp32 = TrainingArguments(tmp_path / "fp32", use_cpu=True, report_to="none")
+    reference = Trainer(saved, fp32, data_collator=collator).evaluate(data.eval_sets["validation"])
+    assert metrics["eval_loss"] == pytest.approx(reference["eval_loss"], rel=1e-5)
+
+
 def test_an_offline_run_without_data_dir_gets_the_hint(tmp_path, teacher_base):
     line = assert_user_error(
         "Couldn't reach 'nyu-mll/glue'.*--data_dir for GLUE tasks",

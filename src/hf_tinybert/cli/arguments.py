@@ -139,7 +139,7 @@ def run_stage(stage, dataclass_types, argv: list[str], prog: str, doc: str, **pa
 def _score(metrics: dict) -> str:
     """`; eval_accuracy 0.8812` (the first evaluation metric, else the loss) for the closing line; run statistics and
     the loss components (`eval_loss_pred`, ...) are not scores."""
-    skipped = ("runtime", "per_second", "samples", "epoch")
+    skipped = ("runtime", "_time", "per_second", "samples", "epoch")  # _time: eval_model_preparation_time
     scores = [
         (k, v) for k, v in metrics.items() if k.startswith("eval_") and "loss" not in k and not k.endswith(skipped)
     ]

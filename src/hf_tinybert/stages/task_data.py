@@ -379,7 +379,15 @@ def load_task_data(args: TaskDataArguments, tokenizer, *, need_train: bool = Tru
 
 def evaluate_on_task(trainer, data: TaskData) -> dict[str, float]:
     """Evaluate `trainer.model` on every evaluation set of the task; keys prefixed by the set name
-    (`eval_accuracy`, or `eval_validation_matched_accuracy` ... for MNLI)."""
+    (`eval_accuracy`, or `eval_validation_matched_accuracy` ... for MNLI).
+
+    The evaluation is in float32 whatever the training computed in: the scores are those of the model as it is saved,
+    exported and served (and as `hf-tinybert evaluate` measures it); bf16 / fp16 autocast can flip borderline
+    predictions. (The evaluations during training, which pick the best checkpoint, keep the training's precision.)
+    """
+    from accelerate.utils import extract_model_from_parallel
+
+    extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)  # drops accelerate's autocast forward
     metrics: dict[str, float] = {}
     original = trainer.compute_metrics
     try:
