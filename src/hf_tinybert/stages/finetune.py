@@ -93,8 +93,8 @@ def finetune(args: FinetuneArguments, data_args: TaskDataArguments, training_arg
     trainer.save_state()
     if training_args.should_save:
         save_run_arguments(training_args.output_dir, args, data_args, training_args)
-        card.facts.eval_dataset = data.card_dataset()
-        card.facts.datasets = [data.card_dataset()["id"]] if data.card_dataset() and not data_args.train_file else []
+        card.facts.eval_dataset = evaluated_on = data.card_dataset()
+        card.facts.datasets = [evaluated_on["id"]] if evaluated_on and not data_args.train_file else []
         for stage in card.facts.stages:
             stage["stage"] = "fine-tuning" + (" (LoRA, merged)" if args.lora else "")
         card.write(training_args.output_dir)  # README.md: the base model, the data, the settings, the scores

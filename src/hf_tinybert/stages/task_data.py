@@ -179,9 +179,10 @@ class TaskData:
         if self.hub_dataset is None:
             return None
         hub_id, config = self.hub_dataset
-        name = {"nyu-mll/glue": f"GLUE {self.name.upper()}"}.get(hub_id) or (
-            self.name.upper() if self.kind == "question_answering" else hub_id
-        )
+        if hub_id == "nyu-mll/glue":
+            name = f"GLUE {self.name.upper()}"
+        else:
+            name = self.name.upper() if self.kind == "question_answering" else hub_id
         return {"id": hub_id, "name": name, "config": config, "split": next(iter(self.eval_sets))}
 
     def compute_metrics(self, eval_set: str = "validation") -> Callable[[Any], dict[str, float]]:

@@ -144,7 +144,7 @@ def _run_step(
         data_collator=data_collator_for(data, tokenizer, pad_to_length),
         compute_metrics=data.compute_metrics(first_eval) if evaluate else None,
     )
-    if evaluate and trainer.model_card_callback is not None:  # the card's model-index names the evaluation data
+    if trainer.model_card_callback is not None:  # each step's card (model-index) names the task's evaluation data
         trainer.model_card_callback.facts.eval_dataset = data.card_dataset()
     if name and trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(NamedProgressCallback(name))
@@ -245,9 +245,8 @@ def task_distill(
     metrics = evaluate_on_task(trainer, data)
     trainer.save_metrics("eval", metrics)
     facts = trainer.model_card_callback.facts
-    facts.eval_dataset = data.card_dataset()
-    if data.card_dataset() is not None:
-        facts.datasets = list(dict.fromkeys([*facts.datasets, data.card_dataset()["id"]]))
+    if facts.eval_dataset is not None:
+        facts.datasets = list(dict.fromkeys([*facts.datasets, facts.eval_dataset["id"]]))
     if data_args.train_file:  # a local file: named in the card's text, not in its `datasets`
         train_data = f"local file {os.path.basename(data_args.train_file)} ({len(data.train)} examples)"
         for recorded in facts.stages[-2 if stage == "both" else -1 :]:
